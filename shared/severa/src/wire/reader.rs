@@ -1,0 +1,350 @@
+//! A pull reader over a SOAP response: namespace-aware, streaming, no DOM. Typed values and the
+//! generic [`Value`] tree are both read through it.
+
+use super::tree::Value;
+use super::{NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI};
+use quick_xml::NsReader;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{NamespaceResolver, ResolveResult};
+use std::io::BufRead;
+
+/// Why a response could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The input ended inside the document (or the byte stream broke off).
+    #[error("response ended before the SOAP envelope was complete")]
+    Truncated,
+    /// Not well-formed XML.
+    #[error("response is not well-formed XML: {0}")]
+    Xml(String),
+    /// Well-formed, but not a SOAP envelope of the expected shape.
+    #[error("response is not a SOAP envelope: {0}")]
+    NotSoap(String),
+    /// A member's text is not of its type.
+    #[error("member {member} holds {value:?}, expected {expected}")]
+    BadValue {
+        member: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// The input stream failed (the transport layer says why).
+    #[error("reading the response failed: {0}")]
+    Io(String),
+}
+
+impl WireError {
+    /// Names the member a value error belongs to (set by the entity that owns it).
+    pub fn in_member(self, name: &str) -> Self {
+        match self {
+            Self::BadValue {
+                member,
+                value,
+                expected,
+            } if member.is_empty() => Self::BadValue {
+                member: name.to_string(),
+                value,
+                expected,
+            },
+            other => other,
+        }
+    }
+}
+
+fn xml_error(err: quick_xml::Error) -> WireError {
+    match err {
+        quick_xml::Error::Io(io) => WireError::Io(io.to_string()),
+        quick_xml::Error::Syntax(_) => WireError::Truncated,
+        other => WireError::Xml(other.to_string()),
+    }
+}
+
+/// The namespaces the SOAP layer cares about, resolved once per element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownNs {
+    SoapEnv,
+    Severa,
+    Entities,
+    Api,
+    Arrays,
+    Other,
+    None,
+}
+
+fn classify(ns: &ResolveResult<'_>) -> KnownNs {
+    match ns {
+        ResolveResult::Bound(n) => match n.as_ref() {
+            b if b == NS_ENTITIES => KnownNs::Entities,
+            b if b == NS_SOAP_ENV => KnownNs::SoapEnv,
+            b if b == NS_SEVERA => KnownNs::Severa,
+            b if b == NS_API => KnownNs::Api,
+            b if b == NS_ARRAYS => KnownNs::Arrays,
+            _ => KnownNs::Other,
+        },
+        _ => KnownNs::None,
+    }
+}
+
+/// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
+fn is_nil(resolver: &NamespaceResolver, start: &BytesStart<'_>) -> bool {
+    start.attributes().with_checks(false).flatten().any(|attr| {
+        let (ns, local) = resolver.resolve_attribute(attr.key);
+        local.as_ref() == "nil"
+            && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NS_XSI)
+            && matches!(attr.value.as_ref(), "true" | "1")
+    })
+}
+
+/// An element the reader has just entered. Exactly one of [`XmlIn::read_text`],
+/// [`XmlIn::skip`], [`XmlIn::read_value`] or a [`XmlIn::next_child`] loop must consume it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Child {
+    /// `i:nil="true"` was set.
+    pub nil: bool,
+    /// Self-closing (`<a:X/>`).
+    pub empty: bool,
+    pub ns: KnownNs,
+}
+
+/// Streaming reader with a one-element cursor.
+pub struct XmlIn<R> {
+    reader: NsReader<R>,
+    buf: Vec<u8>,
+    name: Vec<u8>,
+    pending_empty: bool,
+    started: bool,
+}
+
+impl<R: BufRead> XmlIn<R> {
+    pub fn new(input: R) -> Self {
+        let mut reader = NsReader::from_reader(input);
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.expand_empty_elements = false;
+        config.check_end_names = true;
+        Self {
+            reader,
+            buf: Vec::with_capacity(256),
+            name: Vec::with_capacity(64),
+            pending_empty: false,
+            started: false,
+        }
+    }
+
+    /// Local name of the element most recently returned by [`Self::next_child`].
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    pub fn name_str(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+
+    /// Takes the name buffer out (to match on it while reading the element); give it back with
+    /// [`Self::restore_name`] so the allocation is reused.
+    pub fn take_name(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.name)
+    }
+
+    pub fn restore_name(&mut self, name: Vec<u8>) {
+        self.name = name;
+    }
+
+    /// Enters the document element (call once, first).
+    pub fn root(&mut self) -> Result<Child, WireError> {
+        if self.started {
+            return Err(WireError::NotSoap("root() called twice".into()));
+        }
+        self.started = true;
+        match self.next_child()? {
+            Some(child) => Ok(child),
+            None => Err(WireError::NotSoap("no document element".into())),
+        }
+    }
+
+    /// Enters the next child element of the current element, or returns `None` after consuming
+    /// the current element's end tag. Text, comments and processing instructions between
+    /// elements are passed over.
+    pub fn next_child(&mut self) -> Result<Option<Child>, WireError> {
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(None);
+        }
+        self.started = true;
+        loop {
+            self.buf.clear();
+            let (ns, event) = self
+                .reader
+                .read_resolved_event_into(&mut self.buf)
+                .map_err(xml_error)?;
+            let (start, empty) = match event {
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
+                Event::End(_) => return Ok(None),
+                Event::Eof => return Err(WireError::Truncated),
+                _ => continue,
+            };
+            let ns = classify(&ns);
+            self.name.clear();
+            self.name
+                .extend_from_slice(start.local_name().as_ref().as_bytes());
+            let nil = is_nil(self.reader.resolver(), &start);
+            self.pending_empty = empty;
+            return Ok(Some(Child { nil, empty, ns }));
+        }
+    }
+
+    /// Reads the text content of the element just entered, through its end tag. Character and
+    /// predefined entity references are resolved; child elements (not expected in a text
+    /// member) are passed over.
+    pub fn read_text(&mut self) -> Result<String, WireError> {
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(String::new());
+        }
+        let mut text = String::new();
+        loop {
+            self.buf.clear();
+            match self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(xml_error)?
+            {
+                Event::Text(t) => text.push_str(&t.xml10_content()),
+                Event::CData(t) => text.push_str(&t.xml10_content()),
+                Event::GeneralRef(r) => match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    Ok(None) => {
+                        let name = r.xml10_content();
+                        match resolve_predefined_entity(&name) {
+                            Some(s) => text.push_str(s),
+                            None => {
+                                return Err(WireError::Xml(format!(
+                                    "unknown entity reference &{name};"
+                                )));
+                            }
+                        }
+                    }
+                    Err(e) => return Err(WireError::Xml(e.to_string())),
+                },
+                Event::Start(_) => self.skip_open()?,
+                Event::End(_) => return Ok(text),
+                Event::Eof => return Err(WireError::Truncated),
+                _ => {}
+            }
+        }
+    }
+
+    /// Passes over the element just entered, whatever it holds.
+    pub fn skip(&mut self) -> Result<(), WireError> {
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(());
+        }
+        self.skip_open()
+    }
+
+    fn skip_open(&mut self) -> Result<(), WireError> {
+        let mut depth = 0usize;
+        loop {
+            self.buf.clear();
+            match self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(xml_error)?
+            {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => {
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                    depth -= 1;
+                }
+                Event::Eof => return Err(WireError::Truncated),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the element just entered as a generic tree: `i:nil` → [`Value::Nil`], text →
+    /// [`Value::Text`], child elements → [`Value::Element`] (in document order, by local name).
+    pub fn read_value(&mut self, child: Child) -> Result<Value, WireError> {
+        if child.nil {
+            self.skip()?;
+            return Ok(Value::Nil);
+        }
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(Value::Text(String::new()));
+        }
+        let mut text = String::new();
+        let mut children: Vec<(String, Value)> = Vec::new();
+        loop {
+            self.buf.clear();
+            let (ns, event) = self
+                .reader
+                .read_resolved_event_into(&mut self.buf)
+                .map_err(xml_error)?;
+            let ns = classify(&ns);
+            match event {
+                Event::Text(t) if children.is_empty() => text.push_str(&t.xml10_content()),
+                Event::CData(t) if children.is_empty() => text.push_str(&t.xml10_content()),
+                Event::GeneralRef(r) if children.is_empty() => match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    Ok(None) => {
+                        let name = r.xml10_content();
+                        match resolve_predefined_entity(&name) {
+                            Some(s) => text.push_str(s),
+                            None => {
+                                return Err(WireError::Xml(format!(
+                                    "unknown entity reference &{name};"
+                                )));
+                            }
+                        }
+                    }
+                    Err(e) => return Err(WireError::Xml(e.to_string())),
+                },
+                Event::Start(_) | Event::Empty(_) => {
+                    let empty = matches!(event, Event::Empty(_));
+                    let (start_name, nil) = match &event {
+                        Event::Start(s) | Event::Empty(s) => {
+                            let nil = is_nil(self.reader.resolver(), s);
+                            (s.local_name().as_ref().to_string(), nil)
+                        }
+                        _ => (String::new(), false),
+                    };
+                    self.pending_empty = empty;
+                    let value = self.read_value(Child { nil, empty, ns })?;
+                    children.push((start_name, value));
+                }
+                Event::End(_) => {
+                    return Ok(if children.is_empty() {
+                        Value::Text(text)
+                    } else {
+                        Value::Element(children)
+                    });
+                }
+                Event::Eof => return Err(WireError::Truncated),
+                _ => {}
+            }
+        }
+    }
+
+    /// After the document element is closed: only whitespace, comments and PIs may follow.
+    pub fn finish(&mut self) -> Result<(), WireError> {
+        loop {
+            self.buf.clear();
+            match self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(xml_error)?
+            {
+                Event::Eof => return Ok(()),
+                Event::Start(_) | Event::Empty(_) => {
+                    return Err(WireError::Xml("content after the document element".into()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
