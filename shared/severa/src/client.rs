@@ -294,7 +294,7 @@ impl SeveraClient {
                 outcome: Outcome::Fault(fault),
             }) => Err(SeveraError::Fault {
                 operation: operation.to_string(),
-                fault,
+                fault: Box::new(fault),
                 quota,
             }),
             Ok(Decoded {

@@ -174,7 +174,8 @@ pub enum SeveraError {
     #[error("Severa rejected {operation} with {}: {} ({})", fault.kind, fault.text(), fault.kind.hint())]
     Fault {
         operation: String,
-        fault: Fault,
+        /// Boxed: keeps `Result<_, SeveraError>` small on the happy path.
+        fault: Box<Fault>,
         quota: Quota,
     },
     #[error("calling Severa {operation} failed ({}{}): {message}", kind.name(), status.map(|s| format!(", HTTP {s}")).unwrap_or_default())]
@@ -246,13 +247,13 @@ mod tests {
     fn fault(kind: FaultKind) -> SeveraError {
         SeveraError::Fault {
             operation: "AddNewHourEntry".into(),
-            fault: Fault {
+            fault: Box::new(Fault {
                 kind,
                 detail_type: Some(kind.detail_name().into()),
                 code: "s:Client".into(),
                 message: "m".into(),
                 description: None,
-            },
+            }),
             quota: Quota::default(),
         }
     }

@@ -1,6 +1,6 @@
 //! `xs:dateTime` as Severa sends and accepts it.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -27,7 +27,7 @@ impl WireDateTime {
     pub fn utc(at: DateTime<Utc>) -> Self {
         Self {
             local: at.naive_utc(),
-            offset: Some(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable_offset())),
+            offset: Some(Utc.fix()),
             date_only: false,
         }
     }
@@ -47,11 +47,6 @@ impl WireDateTime {
     pub fn naive_date(&self) -> NaiveDate {
         self.local.date()
     }
-}
-
-fn unreachable_offset() -> FixedOffset {
-    // east_opt(0) is always Some; kept total so no panic path exists.
-    FixedOffset::west_opt(0).unwrap_or_else(unreachable_offset)
 }
 
 /// Why a date-time text was not understood.
@@ -91,7 +86,7 @@ impl FromStr for WireDateTime {
 /// Splits `...Z`, `...+hh:mm`, `...-hh:mm` off the end of a date-time.
 fn split_offset(text: &str) -> Option<(&str, Option<FixedOffset>)> {
     if let Some(body) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
-        return Some((body, Some(FixedOffset::east_opt(0)?)));
+        return Some((body, Some(Utc.fix())));
     }
     let time_start = text.find('T')?;
     let tail = &text[time_start..];

@@ -1,0 +1,415 @@
+//! HTTP: the SOAP endpoint (maintenance, fault injection, auth, quota, dispatch, request log)
+//! and the router that also mounts the admin API.
+
+use crate::model::Kind;
+use crate::ops::{self, Ctx};
+use crate::soap::{self, Args, SoapRequest};
+use crate::state::{FaultRule, InjectKind, LogEntry, Sim};
+use crate::xml::{self, Fault};
+use crate::{ADMIN_PREFIX, ENDPOINT_PATH, admin};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::Value as Json;
+use severa::operations::{ALL, Operation};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Longest an injected `hang` keeps a request open.
+const HANG_CAP: Duration = Duration::from_secs(600);
+
+pub struct AppState {
+    pub sim: Mutex<Sim>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn lock(&self) -> MutexGuard<'_, Sim> {
+        self.sim
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub type Shared = Arc<AppState>;
+
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route(ENDPOINT_PATH, post(soap_endpoint).get(endpoint_info))
+        .route(
+            &format!("{ENDPOINT_PATH}/"),
+            post(soap_endpoint).get(endpoint_info),
+        )
+        .nest(ADMIN_PREFIX, admin::router())
+        .fallback(|| async { (StatusCode::NOT_FOUND, "severa-sim: no such path\n") })
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(app)
+}
+
+async fn endpoint_info() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "severa-sim: POST SOAP 1.1 requests to this URL.\n",
+    )
+        .into_response()
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn maintenance_response() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        xml::MAINTENANCE_PAGE,
+    )
+        .into_response()
+}
+
+fn bare(status: StatusCode) -> Response {
+    (status, Body::empty()).into_response()
+}
+
+/// A 200 response whose body stops halfway and then breaks the connection.
+fn truncated(body: String) -> Response {
+    let bytes = Bytes::from(body.into_bytes());
+    let cut = bytes.slice(..bytes.len() / 2);
+    // Send the first half, give the connection a moment to flush it, then fail the body so
+    // the connection is cut before the declared end.
+    let stream = futures_util::stream::unfold(0u8, move |step| {
+        let cut = cut.clone();
+        async move {
+            match step {
+                0 => Some((Ok(cut), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "severa-sim: injected truncation",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// Which operation a request names: SOAPAction (quoted or not) first, else the Body's element.
+fn resolve(action: Option<&str>, body_element: Option<&str>) -> Result<&'static Operation, Fault> {
+    let unsupported =
+        |name: &str| Fault::general(format!("operation {name} is not supported by severa-sim"));
+    let action = action
+        .map(|a| a.trim().trim_matches('"').trim())
+        .filter(|a| !a.is_empty());
+    match action {
+        Some(a) => {
+            let rest = a
+                .strip_prefix(xml::NS_SEVERA)
+                .ok_or_else(|| unsupported(a))?;
+            let (interface, name) = rest.split_once('/').ok_or_else(|| unsupported(a))?;
+            let op = ALL
+                .iter()
+                .find(|o| o.interface == interface && o.name == name)
+                .ok_or_else(|| unsupported(a))?;
+            if let Some(element) = body_element
+                && element != op.name
+            {
+                return Err(Fault::general(format!(
+                    "The SOAPAction {a} does not match the Body element {element}"
+                )));
+            }
+            Ok(op)
+        }
+        None => {
+            let element = body_element.ok_or_else(|| Fault::general("The SOAP Body is empty"))?;
+            ALL.iter()
+                .find(|o| o.name == element)
+                .ok_or_else(|| unsupported(element))
+        }
+    }
+}
+
+struct Call<'a> {
+    op: Option<&'static Operation>,
+    body_element: Option<&'a str>,
+    soap_action: Option<String>,
+    params: Json,
+}
+
+impl Call<'_> {
+    fn log(
+        &self,
+        sim: &mut Sim,
+        user: Option<String>,
+        status: Option<u16>,
+        fault: Option<&str>,
+        injected: Option<InjectKind>,
+    ) {
+        let at = crate::model::utc_text(sim.clock.now());
+        sim.push_log(LogEntry {
+            seq: 0,
+            at,
+            interface: self.op.map(|o| o.interface.to_string()),
+            operation: self
+                .op
+                .map(|o| o.name.to_string())
+                .or_else(|| self.body_element.map(str::to_string)),
+            soap_action: self.soap_action.clone(),
+            user_guid: user,
+            http_status: status,
+            fault: fault.map(str::to_string),
+            injected,
+            params: self.params.clone(),
+        });
+    }
+}
+
+async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let soap_action = headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let parsed = soap::parse(&body);
+    let (request, parse_error) = match parsed {
+        Ok(r) => (r, None),
+        Err(e) => (
+            SoapRequest {
+                body_element: None,
+                key: None,
+                params: Vec::new(),
+            },
+            Some(e),
+        ),
+    };
+    let mut call = Call {
+        op: None,
+        body_element: request.body_element.as_deref(),
+        soap_action: soap_action.clone(),
+        params: soap::params_json(&request.params),
+    };
+
+    // Before the service: maintenance, unreadable envelopes, unknown operations.
+    let injected: Option<FaultRule> = {
+        let mut sim = app.lock();
+        if sim.maintenance {
+            call.log(
+                &mut sim,
+                None,
+                Some(503),
+                None,
+                Some(InjectKind::Maintenance),
+            );
+            return maintenance_response();
+        }
+        if let Some(e) = parse_error {
+            let fault = Fault::general(format!(
+                "The request is not a readable SOAP 1.1 envelope: {e}"
+            ));
+            call.log(&mut sim, None, Some(500), Some(&fault.detail), None);
+            return xml_response(StatusCode::INTERNAL_SERVER_ERROR, xml::fault(&fault, None));
+        }
+        match resolve(soap_action.as_deref(), call.body_element) {
+            Ok(op) => call.op = Some(op),
+            Err(fault) => {
+                call.log(&mut sim, None, Some(500), Some(&fault.detail), None);
+                return xml_response(StatusCode::INTERNAL_SERVER_ERROR, xml::fault(&fault, None));
+            }
+        }
+        let op_name = call.op.map(|o| o.name).unwrap_or_default();
+        let rule = sim.take_injection(op_name);
+        if let Some(rule) = &rule {
+            let status = match rule.kind {
+                InjectKind::Http503 | InjectKind::Maintenance => Some(503),
+                InjectKind::Http502 => Some(502),
+                InjectKind::Http429 => Some(429),
+                InjectKind::Garbage => Some(200),
+                _ => None,
+            };
+            if let Some(status) = status {
+                call.log(&mut sim, None, Some(status), None, Some(rule.kind));
+            }
+            if rule.kind == InjectKind::Hang {
+                call.log(&mut sim, None, None, None, Some(rule.kind));
+            }
+        }
+        rule
+    };
+
+    if let Some(rule) = &injected {
+        match rule.kind {
+            InjectKind::Http503 => return bare(StatusCode::SERVICE_UNAVAILABLE),
+            InjectKind::Http502 => return bare(StatusCode::BAD_GATEWAY),
+            InjectKind::Http429 => return bare(StatusCode::TOO_MANY_REQUESTS),
+            InjectKind::Maintenance => return maintenance_response(),
+            InjectKind::Garbage => {
+                return xml_response(
+                    StatusCode::OK,
+                    "<<< severa-sim injected garbage: this is not XML >>>".to_string(),
+                );
+            }
+            InjectKind::Hang => {
+                let mut shutdown = app.shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(HANG_CAP) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+                return bare(StatusCode::GATEWAY_TIMEOUT);
+            }
+            InjectKind::Latency => {
+                let ms = rule
+                    .latency_ms
+                    .unwrap_or(0)
+                    .min(HANG_CAP.as_millis() as u64);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            InjectKind::Fault | InjectKind::Truncate => {}
+        }
+    }
+
+    // The service itself.
+    let (status, xml_body) = {
+        let mut sim = app.lock();
+        let injected_kind = injected.as_ref().map(|r| r.kind);
+        let Some(op) = call.op else {
+            return bare(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+        let outcome = serve(&mut sim, op, &request, injected.as_ref());
+        let fault = outcome.fault.as_ref().map(|f| f.detail.clone());
+        call.log(
+            &mut sim,
+            outcome.user.clone(),
+            Some(outcome.status.as_u16()),
+            fault.as_deref(),
+            injected_kind,
+        );
+        tracing::info!(
+            operation = op.name,
+            user = outcome.user.as_deref().unwrap_or("-"),
+            status = outcome.status.as_u16(),
+            fault = fault.as_deref().unwrap_or("-"),
+            "soap call"
+        );
+        (outcome.status, outcome.body)
+    };
+    if injected
+        .as_ref()
+        .is_some_and(|r| r.kind == InjectKind::Truncate)
+    {
+        return truncated(xml_body);
+    }
+    xml_response(status, xml_body)
+}
+
+struct Outcome {
+    status: StatusCode,
+    body: String,
+    user: Option<String>,
+    fault: Option<Fault>,
+}
+
+fn fault_outcome(fault: Fault, quota: Option<(u64, u64)>, user: Option<String>) -> Outcome {
+    Outcome {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        body: xml::fault(&fault, quota),
+        user,
+        fault: Some(fault),
+    }
+}
+
+/// Authentication, quota, injected service faults and the operation itself.
+fn serve(
+    sim: &mut Sim,
+    op: &'static Operation,
+    request: &SoapRequest,
+    injected: Option<&FaultRule>,
+) -> Outcome {
+    let now = sim.clock.now();
+    let user = match request.key.as_deref() {
+        None => {
+            return fault_outcome(
+                Fault::authentication(
+                    "Authentication failed: the WebServicePassword header is missing",
+                ),
+                None,
+                None,
+            );
+        }
+        Some(key) => sim.org.user_for_key(key).map(str::to_string),
+    };
+    let Some(user) = user else {
+        return fault_outcome(
+            Fault::authentication("Authentication failed: the API key is not valid"),
+            None,
+            None,
+        );
+    };
+    if !sim
+        .org
+        .get(Kind::User, &user)
+        .is_some_and(|u| u.flag("IsActive"))
+    {
+        return fault_outcome(
+            Fault::authentication("Authentication failed: the API user is inactive"),
+            None,
+            None,
+        );
+    }
+    sim.quota.roll(now);
+    if sim.quota.used >= sim.quota.limit {
+        let quota = Some((sim.quota.limit, sim.quota.used));
+        return fault_outcome(Fault::quota(), quota, Some(user));
+    }
+    sim.quota.used += 1;
+    let quota = Some((sim.quota.limit, sim.quota.used));
+    if let Some(rule) = injected
+        && rule.kind == InjectKind::Fault
+    {
+        let fault = Fault::new(
+            rule.fault_type
+                .as_deref()
+                .unwrap_or("GeneralFailureException"),
+            rule.message
+                .clone()
+                .unwrap_or_else(|| "Injected fault (severa-sim)".to_string()),
+        );
+        return fault_outcome(fault, quota, Some(user));
+    }
+    let mut cx = Ctx {
+        org: &mut sim.org,
+        now,
+        caller: &user,
+        op,
+        args: Args {
+            params: &request.params,
+        },
+    };
+    match ops::execute(&mut cx) {
+        Ok(reply) => Outcome {
+            status: StatusCode::OK,
+            body: xml::success(op.name, &reply, quota),
+            user: Some(user),
+            fault: None,
+        },
+        Err(fault) => fault_outcome(fault, quota, Some(user)),
+    }
+}
