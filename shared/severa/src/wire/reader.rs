@@ -113,6 +113,8 @@ pub struct XmlIn<R> {
     name: Vec<u8>,
     pending_empty: bool,
     started: bool,
+    /// Before the document element: text there means the body is not XML at all.
+    at_document_level: bool,
 }
 
 impl<R: BufRead> XmlIn<R> {
@@ -128,6 +130,7 @@ impl<R: BufRead> XmlIn<R> {
             name: Vec::with_capacity(64),
             pending_empty: false,
             started: false,
+            at_document_level: false,
         }
     }
 
@@ -156,7 +159,10 @@ impl<R: BufRead> XmlIn<R> {
             return Err(WireError::NotSoap("root() called twice".into()));
         }
         self.started = true;
-        match self.next_child()? {
+        self.at_document_level = true;
+        let root = self.next_child();
+        self.at_document_level = false;
+        match root? {
             Some(child) => Ok(child),
             None => Err(WireError::NotSoap("no document element".into())),
         }
@@ -182,6 +188,19 @@ impl<R: BufRead> XmlIn<R> {
                 Event::Empty(start) => (start, true),
                 Event::End(_) => return Ok(None),
                 Event::Eof => return Err(WireError::Truncated),
+                Event::Text(t)
+                    if self.at_document_level && !t.xml10_content().trim().is_empty() =>
+                {
+                    let text: String = t.xml10_content().trim().chars().take(64).collect();
+                    return Err(WireError::NotSoap(format!(
+                        "the response is text, not XML: {text:?}"
+                    )));
+                }
+                Event::CData(_) | Event::GeneralRef(_) if self.at_document_level => {
+                    return Err(WireError::NotSoap(
+                        "the response starts with text, not an element".into(),
+                    ));
+                }
                 _ => continue,
             };
             let ns = classify(&ns);
