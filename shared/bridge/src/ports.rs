@@ -1,0 +1,99 @@
+//! The ports the integration logic talks to. AWS adapters (SQS, DynamoDB, Secrets Manager)
+//! implement them in `crate::aws`; handlers take them as trait objects so they run without Lambda.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// An infrastructure call (queue, table, secret store) that failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service} {action} failed: {message}")]
+pub struct PortError {
+    /// `SQS`, `DynamoDB`, `SecretsManager`.
+    pub service: &'static str,
+    /// What was attempted, e.g. `SendMessage`.
+    pub action: &'static str,
+    pub message: String,
+    /// Throttling, timeouts, 5xx: worth another try. Missing queue/table/secret, access denied: not.
+    pub retryable: bool,
+}
+
+/// A message to put on a queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    /// String message attributes (correlation id, source, kind, error details).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A queue that accepts messages (the job queue, the dead-letter queue).
+#[async_trait]
+pub trait MessageSink: Send + Sync {
+    /// Sends one message and returns the queue's message id.
+    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError>;
+}
+
+/// Per-message controls on the queue a batch came from.
+#[async_trait]
+pub trait ReceivedMessages: Send + Sync {
+    /// Makes the message invisible for `seconds` (retry back-off).
+    async fn delay(&self, receipt_handle: &str, seconds: i32) -> Result<(), PortError>;
+    /// Removes a message for good (after it was moved to the DLQ).
+    async fn delete(&self, receipt_handle: &str) -> Result<(), PortError>;
+}
+
+/// Outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours until the lock expires: do the work, then `complete` or `release`.
+    Acquired,
+    /// Done before; the Severa GUID it produced, if any.
+    Completed { severa_guid: Option<String> },
+    /// Another invocation holds an unexpired lock.
+    InProgress { until: DateTime<Utc> },
+}
+
+/// Idempotency records (one table, conditional writes, TTL).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` until `lock_until` unless it is completed or locked by another holder whose
+    /// lock has not expired.
+    async fn claim(&self, key: &str, lock_until: DateTime<Utc>) -> Result<Claim, PortError>;
+    /// Marks `key` done (kept for `ttl`), remembering the Severa GUID it produced.
+    async fn complete(
+        &self,
+        key: &str,
+        severa_guid: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), PortError>;
+    /// Gives up a claim so a retry can take it at once.
+    async fn release(&self, key: &str) -> Result<(), PortError>;
+    /// Records `key` if it is new (kept for `ttl`); `false` if it was seen before. For webhook ids.
+    async fn first_sighting(&self, key: &str, ttl: Duration) -> Result<bool, PortError>;
+}
+
+/// The other software's record, as the key of the id map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExternalKey {
+    pub source: String,
+    /// Entity family, e.g. `hour_entry`, `account`, `contact`.
+    pub entity: String,
+    pub external_id: String,
+}
+
+/// (source, entity, external id) ↔ Severa GUID, so updates and deletes reach the record made earlier.
+#[async_trait]
+pub trait IdMap: Send + Sync {
+    async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError>;
+    async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError>;
+    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError>;
+}
+
+/// Where secrets (the Severa API key, signing secrets) come from.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The secret's current value (stage AWSCURRENT).
+    async fn current(&self, secret_id: &str) -> Result<SecretString, PortError>;
+}
