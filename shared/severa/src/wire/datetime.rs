@@ -66,6 +66,9 @@ impl FromStr for WireDateTime {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
+        if let Some(fast) = parse_fixed(text) {
+            return Ok(fast);
+        }
         let err = || DateTimeParseError(text.chars().take(64).collect());
         if text.len() == 10 {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| err())?;
@@ -81,6 +84,56 @@ impl FromStr for WireDateTime {
             date_only: false,
         })
     }
+}
+
+/// Fixed-position parse of the shapes WCF writes (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS[.f…]`
+/// with optional `Z`); anything else falls back to the general parser.
+fn parse_fixed(text: &str) -> Option<WireDateTime> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in b.get(range)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        Some(v)
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    if b.len() == 10 {
+        return Some(WireDateTime::date(date));
+    }
+    if b.len() < 19 || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &b[19..];
+    let mut nanos = 0u32;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        for (i, &c) in frac[..digits].iter().enumerate() {
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        [] => None,
+        [b'Z'] => Some(Utc.fix()),
+        _ => return None,
+    };
+    let time = NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?;
+    Some(WireDateTime {
+        local: date.and_time(time),
+        offset,
+        date_only: false,
+    })
 }
 
 /// Splits `...Z`, `...+hh:mm`, `...-hh:mm` off the end of a date-time.

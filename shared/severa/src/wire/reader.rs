@@ -54,6 +54,10 @@ impl WireError {
 fn xml_error(err: quick_xml::Error) -> WireError {
     match err {
         quick_xml::Error::Io(io) => WireError::Io(io.to_string()),
+        // Markup left open at the end of input is a cut-off body; other syntax errors are garbage.
+        quick_xml::Error::Syntax(quick_xml::errors::SyntaxError::InvalidBangMarkup) => {
+            WireError::Xml("invalid `<!` markup".into())
+        }
         quick_xml::Error::Syntax(_) => WireError::Truncated,
         other => WireError::Xml(other.to_string()),
     }
@@ -87,6 +91,9 @@ fn classify(ns: &ResolveResult<'_>) -> KnownNs {
 
 /// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
 fn is_nil(resolver: &NamespaceResolver, start: &BytesStart<'_>) -> bool {
+    if !start.attributes_raw().contains("nil") {
+        return false;
+    }
     start.attributes().with_checks(false).flatten().any(|attr| {
         let (ns, local) = resolver.resolve_attribute(attr.key);
         local.as_ref() == "nil"
@@ -115,6 +122,8 @@ pub struct XmlIn<R> {
     started: bool,
     /// Before the document element: text there means the body is not XML at all.
     at_document_level: bool,
+    /// Reused text buffer for scalar members.
+    scratch: String,
 }
 
 impl<R: BufRead> XmlIn<R> {
@@ -131,6 +140,7 @@ impl<R: BufRead> XmlIn<R> {
             pending_empty: false,
             started: false,
             at_document_level: false,
+            scratch: String::with_capacity(64),
         }
     }
 
@@ -213,15 +223,64 @@ impl<R: BufRead> XmlIn<R> {
         }
     }
 
+    /// Like [`Self::next_child`] without resolving the element's namespace (`ns` is
+    /// `KnownNs::Other`): for entity members, which are matched by local name only. Scopes are
+    /// still tracked, so `i:nil` and later elements resolve correctly.
+    pub fn next_member(&mut self) -> Result<Option<Child>, WireError> {
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(None);
+        }
+        loop {
+            self.buf.clear();
+            let event = self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(xml_error)?;
+            let (start, empty) = match event {
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
+                Event::End(_) => return Ok(None),
+                Event::Eof => return Err(WireError::Truncated),
+                _ => continue,
+            };
+            self.name.clear();
+            self.name
+                .extend_from_slice(start.local_name().as_ref().as_bytes());
+            let nil = is_nil(self.reader.resolver(), &start);
+            self.pending_empty = empty;
+            return Ok(Some(Child {
+                nil,
+                empty,
+                ns: KnownNs::Other,
+            }));
+        }
+    }
+
     /// Reads the text content of the element just entered, through its end tag. Character and
     /// predefined entity references are resolved; child elements (not expected in a text
     /// member) are passed over.
     pub fn read_text(&mut self) -> Result<String, WireError> {
+        let mut text = String::new();
+        self.read_text_into(&mut text)?;
+        Ok(text)
+    }
+
+    /// Reads the text of the element just entered and hands it to `f` as a borrowed `&str`
+    /// from a reused buffer (scalars need no `String` of their own).
+    pub fn with_text<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, WireError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = self.read_text_into(&mut scratch).map(|()| f(&scratch));
+        self.scratch = scratch;
+        result
+    }
+
+    fn read_text_into(&mut self, text: &mut String) -> Result<(), WireError> {
         if self.pending_empty {
             self.pending_empty = false;
-            return Ok(String::new());
+            return Ok(());
         }
-        let mut text = String::new();
         loop {
             self.buf.clear();
             match self
@@ -247,7 +306,7 @@ impl<R: BufRead> XmlIn<R> {
                     Err(e) => return Err(WireError::Xml(e.to_string())),
                 },
                 Event::Start(_) => self.skip_open()?,
-                Event::End(_) => return Ok(text),
+                Event::End(_) => return Ok(()),
                 Event::Eof => return Err(WireError::Truncated),
                 _ => {}
             }

@@ -125,7 +125,9 @@ impl Value {
             Value::Element(children) => {
                 let same_name = children.windows(2).all(|w| w[0].0 == w[1].0);
                 let looks_like_list = same_name
-                    && (children.len() > 1 || as_list || is_list_item_name(&children[0].0));
+                    && (children.len() > 1
+                        || as_list
+                        || children.first().is_some_and(|(n, _)| is_list_item_name(n)));
                 if looks_like_list {
                     Json::Array(children.iter().map(|(_, v)| v.to_json(false)).collect())
                 } else {
@@ -180,5 +182,13 @@ mod tests {
             serde_json::json!([])
         );
         assert_eq!(Value::Nil.to_json(true), serde_json::json!([]));
+        assert_eq!(
+            Value::Element(Vec::new()).to_json(false),
+            serde_json::json!({})
+        );
+        assert_eq!(
+            Value::Element(Vec::new()).to_json(true),
+            serde_json::json!([])
+        );
     }
 }

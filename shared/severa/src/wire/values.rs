@@ -195,18 +195,19 @@ macro_rules! wire_for_scalar {
                     r.skip()?;
                     return Ok(None);
                 }
-                let text = r.read_text()?;
-                if text.trim().is_empty() {
-                    return Ok(None);
-                }
-                match <$t as Scalar>::parse_text(&text) {
-                    Some(v) => Ok(Some(v)),
-                    None => Err(WireError::BadValue {
-                        member: String::new(),
-                        value: text.chars().take(64).collect(),
-                        expected: <$t as Scalar>::EXPECTED,
-                    }),
-                }
+                r.with_text(|text| {
+                    if text.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    match <$t as Scalar>::parse_text(text) {
+                        Some(v) => Ok(Some(v)),
+                        None => Err(WireError::BadValue {
+                            member: String::new(),
+                            value: text.chars().take(64).collect(),
+                            expected: <$t as Scalar>::EXPECTED,
+                        }),
+                    }
+                })?
             }
         }
 

@@ -1,0 +1,268 @@
+//! Command-line grammar (clap derive) and the one thing derive cannot give: the order of the
+//! `--param*` flags across their three kinds, which is the order parameters go on the wire.
+
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
+
+const ABOUT: &str = "Operator CLI for severa-bridge (Visma Severa SOAP API integration).";
+
+const LONG_ABOUT: &str = "\
+Operator CLI for severa-bridge, the serverless integration with Visma Severa's SOAP API.
+
+Severa settings come from the environment:
+  SEVERA_API_KEY   the API key of the Severa API user (required; never accepted as a flag,
+                   because command lines are visible to other users in `ps`)
+  SEVERA_ENDPOINT  the SOAP endpoint (or --endpoint), default: production
+  RUST_LOG         log filter for stderr logs (or -v / -vv); logs are off by default";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; the result is on stdout
+  1  usage, configuration or transport failure; stderr gets one line `bridgectl: <reason>`
+  2  Severa answered with a SOAP fault; stderr gets one line of JSON:
+     {\"error\":\"<fault type>\",\"message\":\"...\",\"retryable\":true|false}";
+
+const SEVERA_LONG_ABOUT: &str = "\
+Talk to Visma Severa's SOAP API directly, with the key in SEVERA_API_KEY.
+
+Examples:
+  export SEVERA_API_KEY=...            # the API user's key (not a flag: argv shows in `ps`)
+  bridgectl severa ping
+  bridgectl severa ping --text --endpoint http://localhost:8080/webservice/S3/API.svc
+  bridgectl severa call IHourEntry.GetHourEntryByGUID --param hourEntryGUID=abc-123";
+
+const CALL_LONG_ABOUT: &str = "\
+Calls any Severa operation by interface and name (key from SEVERA_API_KEY) and prints the
+result as pretty JSON: members become keys spelled as Severa spells them, i:nil becomes null,
+repeated items become arrays, and a void operation prints `null`. Operations whose name reads
+as a list (GetAll…, …ChangedSince…, Get<plural>By…) print an array even when empty.
+
+Parameters are sent in the order they are given on the command line, whatever flag kind they
+use; Severa (WCF) expects the C# parameter order. For operations bridge knows (the typed
+operation table) a parameter name not in its list is refused with the expected names; case
+matters (caseGuid vs caseGUID).
+
+--param-xml NAME=@FILE inserts the file's content as the parameter element's inner XML
+(@- reads stdin). The request envelope declares these prefixes, which the XML may use:
+  e:    http://schemas.datacontract.org/2004/07/Severa.Entities.API  (entity members)
+  arr:  http://schemas.microsoft.com/2003/10/Serialization/Arrays     (string[] items)
+  i:    http://www.w3.org/2001/XMLSchema-instance                     (i:nil=\"true\")
+Entity members must be written in ordinal (case-sensitive alphabetical) order or WCF drops
+them silently. A leading <?xml …?> declaration in the file is ignored.
+
+Examples:
+  bridgectl severa call IAPI.GetVersion
+  bridgectl severa call ICase.GetCaseByGUID --param caseGuid=3f2c…
+  bridgectl severa call IHourEntry.GetHourEntriesByCaseGUID \\
+      --param caseGuid=3f2c… --param startDate=2024-05-01 --param-nil endDate
+  bridgectl severa call IHourEntry.AddNewHourEntry --param-xml hourEntryInfo=@entry.xml
+where entry.xml holds e.g.
+  <e:Description>Planning</e:Description><e:EventDate>2024-05-02</e:EventDate>
+  <e:PhaseGUID>…</e:PhaseGUID><e:Quantity>1.5</e:Quantity><e:UserGUID>…</e:UserGUID>
+  <e:WorkTypeGUID>…</e:WorkTypeGUID>";
+
+/// `bridgectl`'s arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bridgectl",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Log to stderr: -v debug, -vv trace (RUST_LOG, when set, wins).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Call Visma Severa's SOAP API directly (raw calls, health check).
+    #[command(long_about = SEVERA_LONG_ABOUT, after_help = EXIT_CODES, arg_required_else_help = true)]
+    Severa(SeveraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeveraArgs {
+    /// Severa SOAP endpoint URL.
+    #[arg(
+        long,
+        env = "SEVERA_ENDPOINT",
+        default_value = severa::DEFAULT_ENDPOINT,
+        value_name = "URL",
+        global = true
+    )]
+    pub endpoint: String,
+
+    /// Whole-call timeout in seconds, including reading the response.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        global = true
+    )]
+    pub timeout: u64,
+
+    #[command(subcommand)]
+    pub command: SeveraCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeveraCommand {
+    /// Call any operation and print its result as JSON.
+    #[command(long_about = CALL_LONG_ABOUT, after_help = EXIT_CODES)]
+    Call(CallArgs),
+    /// Check the endpoint and key: GetVersion, GetEntitySchemaVersion and the quota.
+    #[command(
+        long_about = "Calls GetVersion and GetEntitySchemaVersion and prints\n{\"endpoint\":…,\"version\":…,\"entity_schema_version\":…,\"quota\":{\"limit\":…,\"used\":…,\"used_percent\":…}}\n(quota values are null when Severa sent no quota headers). Costs two calls of the daily quota.",
+        after_help = EXIT_CODES
+    )]
+    Ping(PingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The operation, e.g. IHourEntry.GetHourEntryByGUID (a bare name works for operations
+    /// bridge knows).
+    #[arg(value_name = "INTERFACE.OPERATION")]
+    pub operation: String,
+
+    /// A text parameter (`NAME=` sends empty text). Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub param: Vec<String>,
+
+    /// A parameter sent as i:nil="true". Repeatable.
+    #[arg(long = "param-nil", value_name = "NAME")]
+    pub param_nil: Vec<String>,
+
+    /// A parameter whose inner XML is the file's content (prefixes e:, arr:, i:). Repeatable.
+    #[arg(long = "param-xml", value_name = "NAME=@FILE")]
+    pub param_xml: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// Print one human-readable line instead of JSON.
+    #[arg(long)]
+    pub text: bool,
+}
+
+/// One `--param*` flag as written, before files are read or names checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamArg {
+    /// `--param NAME=VALUE`
+    Text(String),
+    /// `--param-nil NAME`
+    Nil(String),
+    /// `--param-xml NAME=@FILE`
+    Xml(String),
+}
+
+/// Parsed arguments plus the `call` parameters in command-line order.
+#[derive(Debug)]
+pub struct Invocation {
+    pub cli: Cli,
+    pub call_params: Vec<ParamArg>,
+}
+
+/// Parses `argv` (program name first).
+pub fn parse_from<I, T>(argv: I) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(argv)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let call_params = matches
+        .subcommand_matches("severa")
+        .and_then(|m| m.subcommand_matches("call"))
+        .map(params_in_order)
+        .unwrap_or_default();
+    Ok(Invocation { cli, call_params })
+}
+
+/// Merges the three `--param*` flags by their position on the command line.
+fn params_in_order(call: &ArgMatches) -> Vec<ParamArg> {
+    let mut indexed: Vec<(usize, ParamArg)> = Vec::new();
+    type Make = fn(String) -> ParamArg;
+    let kinds: [(&str, Make); 3] = [
+        ("param", ParamArg::Text),
+        ("param_nil", ParamArg::Nil),
+        ("param_xml", ParamArg::Xml),
+    ];
+    for (id, make) in kinds {
+        if let (Some(values), Some(indices)) = (call.get_many::<String>(id), call.indices_of(id)) {
+            indexed.extend(indices.zip(values.map(|v| make(v.clone()))));
+        }
+    }
+    indexed.sort_by_key(|(index, _)| *index);
+    indexed.into_iter().map(|(_, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn params_keep_command_line_order_across_kinds() {
+        let inv = parse_from([
+            "bridgectl",
+            "severa",
+            "call",
+            "IHourEntry.GetHourEntriesByCaseGUID",
+            "--param-nil",
+            "a",
+            "--param",
+            "b=1",
+            "--param-xml",
+            "c=@f.xml",
+            "--param",
+            "d=",
+        ])
+        .map_err(|e| e.to_string())
+        .unwrap();
+        assert_eq!(
+            inv.call_params,
+            vec![
+                ParamArg::Nil("a".into()),
+                ParamArg::Text("b=1".into()),
+                ParamArg::Xml("c=@f.xml".into()),
+                ParamArg::Text("d=".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoint_and_timeout_may_follow_the_subcommand() {
+        let inv = parse_from([
+            "bridgectl",
+            "severa",
+            "ping",
+            "--endpoint",
+            "http://localhost:1/x",
+            "--timeout",
+            "5",
+        ])
+        .map_err(|e| e.to_string())
+        .unwrap();
+        let Command::Severa(severa) = inv.cli.command;
+        assert_eq!(severa.endpoint, "http://localhost:1/x");
+        assert_eq!(severa.timeout, 5);
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        assert!(parse_from(["bridgectl", "severa", "ping", "--timeout", "0"]).is_err());
+    }
+}

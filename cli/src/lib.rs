@@ -1,0 +1,10 @@
+//! `bridgectl`, the severa-bridge operator CLI. The binary only parses argv, reads the
+//! environment and prints an [`app::Outcome`]; everything else lives here so it can be tested
+//! without spawning a process.
+
+pub mod app;
+pub mod args;
+pub mod call;
+pub mod error;
+pub mod logging;
+pub mod ping;
