@@ -30,12 +30,12 @@ bctl severa ping --text
 
 say "Users of the organisation (IUser.GetAllUsers)"
 bctl severa call IUser.GetAllUsers --param includeInactive=true \
-  | json 'print("\n".join(f"  {u[\"Code\"]:4} {u[\"FirstName\"]} {u[\"LastName\"]:10} active={u[\"IsActive\"]}" for u in j))'
+  | json 'print("\n".join("  %-4s %-20s active=%s" % (u["Code"], u["FirstName"] + " " + u["LastName"], u["IsActive"]) for u in j))'
 
 say "Bob logs 2.5 h on 'Webshop renewal / Development' (IHourEntry.AddNewHourEntry)"
 bctl severa call IHourEntry.AddNewHourEntry --param-xml hourEntryInfo=@examples/hour-entry.xml >"$RUN_DIR/added.json"
 guid=$(json 'print(j["GUID"])' <"$RUN_DIR/added.json")
-json 'print(f"  created {j[\"GUID\"]}: {j[\"Quantity\"]} h on case {j[\"CaseName\"]!r} for {j[\"UserFirstName\"]}")' <"$RUN_DIR/added.json"
+json 'print("  created %s: %s h on case %r for %s" % (j["GUID"], j["Quantity"], j["CaseName"], j["UserFirstName"]))' <"$RUN_DIR/added.json"
 
 say "Read back by GUID (IHourEntry.GetHourEntryByGUID)"
 bctl severa call IHourEntry.GetHourEntryByGUID --param hourEntryGUID="$guid" >"$RUN_DIR/read.json"
@@ -46,7 +46,7 @@ expect_fault() { # expect_fault TYPE -- bridgectl args...
   local type=$1; shift 2
   set +e; bctl "$@" >/dev/null 2>"$RUN_DIR/fault.err"; local code=$?; set -e
   [ "$code" = 2 ] || fail "expected exit 2 with $type, got $code: $(cat "$RUN_DIR/fault.err")"
-  python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['error']==sys.argv[2], j; print(f\"  rejected: {j['error']} (retryable={j['retryable']}): {j['message']}\")" "$RUN_DIR/fault.err" "$type" \
+  python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['error']==sys.argv[2], j; print('  rejected: %s (retryable=%s): %s' % (j['error'], j['retryable'], j['message']))" "$RUN_DIR/fault.err" "$type" \
     || fail "expected $type"
 }
 
@@ -64,6 +64,6 @@ expect_fault AuthenticationFailureException -- severa ping
 SEVERA_API_KEY="$newkey" bctl severa ping --text
 
 say "What Severa received (simulator request log)"
-curl -fsS "$admin/requests" | json 'print("\n".join(f"  {r[\"seq\"]:3} {r[\"interface\"]}.{r[\"operation\"]:32} -> {r[\"fault\"] or \"ok\"}" for r in j))'
+curl -fsS "$admin/requests" | json 'print("\n".join("  %3s %-45s -> %s" % (r["seq"], r["interface"] + "." + r["operation"], r["fault"] or "ok") for r in j))'
 
 say "Demo finished: every expectation held"

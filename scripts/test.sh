@@ -20,7 +20,14 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, property, transport, client <-> simulator, CLI)"
+step "Python tools into .venv (pinned) and moto on 127.0.0.1"
+scripts/moto.sh venv
+moto_port=$(free_port)
+moto_pid=$(scripts/moto.sh start "$moto_port" "$RUN_DIR/moto.log" $$)
+STARTED_PIDS+=("$moto_pid")
+export MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+
+step "cargo test (unit, property, transport, client <-> simulator, AWS adapters on moto, CLI)"
 cargo test --workspace --locked
 
 step "end-to-end: bridgectl against the severa-sim binary"

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# moto (local AWS emulator) for tests and demos. Everything stays inside the repo (.venv) and on
+# 127.0.0.1; the caller stops the server by the PID this script prints, never by name.
+#
+#   scripts/moto.sh venv                        create/refresh .venv from requirements-dev.txt
+#                                               (a no-op when the requirements hash is unchanged)
+#   scripts/moto.sh start PORT LOGFILE [OWNER]  start moto_server on 127.0.0.1:PORT in the
+#                                               background, wait until it answers, print its PID.
+#                                               With OWNER (a PID), a watchdog stops the server
+#                                               when OWNER exits, so a killed test run cannot leak it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+VENV="$ROOT/.venv"
+REQS="$ROOT/requirements-dev.txt"
+STAMP="$VENV/.requirements-dev.sha256"
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# True while PID runs. A zombie counts as gone: after this script exits, the server is
+# re-parented, and an init that does not reap would otherwise keep `kill -0` succeeding.
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case "$state" in Z*|"") return 1 ;; esac
+}
+
+reqs_hash() { sha256sum "$REQS" | cut -d' ' -f1; }
+
+venv_ready() {
+  [ -x "$VENV/bin/moto_server" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(reqs_hash)" ]
+}
+
+cmd_venv() {
+  venv_ready && return 0
+  # One installer at a time (parallel test binaries or scripts may ask together).
+  mkdir -p "$VENV"
+  exec 9>"$VENV/.install.lock"
+  if command -v flock >/dev/null; then flock 9; fi
+  venv_ready && return 0
+  echo "moto.sh: installing requirements-dev.txt into .venv (about a minute)" >&2
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2
+  reqs_hash >"$STAMP"
+}
+
+cmd_start() {
+  [ $# -ge 2 ] || usage
+  local port=$1 log=$2 owner=${3:-}
+  [ -x "$VENV/bin/moto_server" ] || { echo "moto.sh: .venv missing; run scripts/moto.sh venv" >&2; exit 1; }
+  mkdir -p "$(dirname "$log")"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+  local pid=$!
+  if [ -n "$owner" ]; then
+    # Watchdog: ends with the server; stops the server when the owner is gone.
+    ( while alive "$owner" && alive "$pid"; do sleep 1; done
+      kill "$pid" 2>/dev/null || true ) </dev/null >/dev/null 2>&1 &
+  fi
+  local deadline=$((SECONDS + 20))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! alive "$pid"; then
+      echo "moto.sh: moto_server exited during start:" >&2; cat "$log" >&2; exit 1
+    fi
+    if "$VENV/bin/python" - "$port" <<'PY' 2>/dev/null; then
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/data.json", timeout=1).read()
+PY
+      echo "$pid"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "moto.sh: moto_server did not answer on 127.0.0.1:$port within 20 s:" >&2
+  cat "$log" >&2
+  kill "$pid" 2>/dev/null || true
+  exit 1
+}
+
+case "${1:-}" in
+  venv) shift; cmd_venv "$@" ;;
+  start) shift; cmd_start "$@" ;;
+  *) usage ;;
+esac

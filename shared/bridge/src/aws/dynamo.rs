@@ -1,0 +1,462 @@
+//! One DynamoDB table for idempotency records and the id map.
+//!
+//! Items (partition key `pk`, a string):
+//! - `job#<key>`: `status` (`in_progress` | `completed`), `lock_until` (epoch s, while in
+//!   progress), `severa_guid` (when completed), `expires_at` (epoch s, the table's TTL attribute).
+//! - `webhook#<key>`: `first_seen_at`, `expires_at`.
+//! - `map#<source>#<entity>#<external_id>`: `severa_guid` (no expiry).
+//!
+//! `#` and `%` inside the parts are percent-escaped, so no two different keys share an item.
+//! DynamoDB deletes expired items lazily (up to days later), so conditions treat an item whose
+//! `expires_at` has passed as absent.
+
+use super::error::{build_error, sdk_error};
+use crate::ports::{Claim, ExternalKey, IdMap, IdempotencyStore, PortError};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
+};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const SERVICE: &str = "DynamoDB";
+const PK: &str = "pk";
+const STATUS: &str = "status";
+const LOCK_UNTIL: &str = "lock_until";
+const SEVERA_GUID: &str = "severa_guid";
+const EXPIRES_AT: &str = "expires_at";
+const IN_PROGRESS: &str = "in_progress";
+const COMPLETED: &str = "completed";
+/// An abandoned lock's item lingers this long after the lock ends, for inspection.
+const LOCK_RECORD_GRACE_SECS: i64 = 24 * 3600;
+/// Claim attempts when the item changes between our write and our read (lock expired, released).
+const CLAIM_ATTEMPTS: usize = 4;
+/// How long `create_table` waits for the table to become ACTIVE.
+const CREATE_WAIT: Duration = Duration::from_secs(120);
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The idempotency / id-map table.
+#[derive(Debug, Clone)]
+pub struct DynamoTable {
+    client: aws_sdk_dynamodb::Client,
+    table_name: String,
+}
+
+/// Escapes the separator so that parts containing `#` cannot collide with other keys.
+fn escape(part: &str) -> String {
+    part.replace('%', "%25").replace('#', "%23")
+}
+
+fn job_pk(key: &str) -> String {
+    format!("job#{}", escape(key))
+}
+
+fn webhook_pk(key: &str) -> String {
+    format!("webhook#{}", escape(key))
+}
+
+fn map_pk(key: &ExternalKey) -> String {
+    format!(
+        "map#{}#{}#{}",
+        escape(&key.source),
+        escape(&key.entity),
+        escape(&key.external_id)
+    )
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Whole epoch seconds, rounded up so a lock never ends before the time asked for.
+fn ceil_secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+}
+
+fn secs_after(now: i64, ttl: Duration) -> i64 {
+    now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+impl DynamoTable {
+    pub fn new(client: aws_sdk_dynamodb::Client, table_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            table_name: table_name.into(),
+        }
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig, table_name: impl Into<String>) -> Self {
+        Self::new(aws_sdk_dynamodb::Client::new(config), table_name)
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    fn target(&self) -> String {
+        format!("table {}", self.table_name)
+    }
+
+    /// Creates the table (on-demand, `pk` string key) and turns on TTL on `expires_at`.
+    /// Idempotent, for tests and the local demo; deployed stacks create it in the template.
+    pub async fn create_table(&self) -> Result<(), PortError> {
+        const ACTION: &str = "CreateTable";
+        let target = self.target();
+        let attribute = AttributeDefinition::builder()
+            .attribute_name(PK)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| build_error(SERVICE, ACTION, &target, e))?;
+        let key = KeySchemaElement::builder()
+            .attribute_name(PK)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(|e| build_error(SERVICE, ACTION, &target, e))?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table_name)
+            .attribute_definitions(attribute)
+            .key_schema(key)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        if let Err(e) = created {
+            let exists = e
+                .as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception());
+            if !exists {
+                return Err(sdk_error(SERVICE, ACTION, &target, &e, true));
+            }
+        }
+        self.wait_active().await?;
+        self.enable_ttl().await
+    }
+
+    async fn wait_active(&self) -> Result<(), PortError> {
+        const ACTION: &str = "DescribeTable";
+        let target = self.target();
+        let deadline = tokio::time::Instant::now() + CREATE_WAIT;
+        loop {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table_name)
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, ACTION, &target, &e, true))?;
+            let status = out.table.and_then(|t| t.table_status);
+            if status == Some(TableStatus::Active) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(PortError {
+                    service: SERVICE,
+                    action: ACTION,
+                    message: format!("{target}: not ACTIVE after {CREATE_WAIT:?} ({status:?})"),
+                    retryable: true,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn enable_ttl(&self) -> Result<(), PortError> {
+        let target = self.target();
+        let current = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "DescribeTimeToLive", &target, &e, true))?;
+        let already = current.time_to_live_description.is_some_and(|d| {
+            d.attribute_name.as_deref() == Some(EXPIRES_AT)
+                && matches!(
+                    d.time_to_live_status,
+                    Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+                )
+        });
+        if already {
+            return Ok(());
+        }
+        const ACTION: &str = "UpdateTimeToLive";
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(EXPIRES_AT)
+            .build()
+            .map_err(|e| build_error(SERVICE, ACTION, &target, e))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table_name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, ACTION, &target, &e, true))?;
+        Ok(())
+    }
+
+    /// A strongly consistent read, so a just-failed condition is explained by current data.
+    async fn get(&self, pk: &str, action: &'static str) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .key(PK, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, action, &self.target(), &e, true))?;
+        Ok(out.item)
+    }
+
+    /// What an existing job item means for a claim now; `None` when it no longer blocks one
+    /// (expired lock or record), so the claim should be tried again.
+    fn interpret(&self, pk: &str, item: &Item, now: i64) -> Result<Option<Claim>, PortError> {
+        if number(item, EXPIRES_AT).is_some_and(|t| t < now) {
+            return Ok(None);
+        }
+        match string(item, STATUS) {
+            Some(COMPLETED) => Ok(Some(Claim::Completed {
+                severa_guid: string(item, SEVERA_GUID).map(str::to_owned),
+            })),
+            Some(IN_PROGRESS) => {
+                let until = number(item, LOCK_UNTIL).unwrap_or(0);
+                if until < now {
+                    return Ok(None);
+                }
+                Ok(DateTime::from_timestamp(until, 0).map(|until| Claim::InProgress { until }))
+            }
+            other => Err(PortError {
+                service: SERVICE,
+                action: "PutItem",
+                message: format!(
+                    "{}: item {pk} has unexpected status {other:?}; fix or delete it",
+                    self.target()
+                ),
+                retryable: false,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoTable {
+    async fn claim(&self, key: &str, lock_until: DateTime<Utc>) -> Result<Claim, PortError> {
+        const ACTION: &str = "PutItem";
+        let pk = job_pk(key);
+        let until = ceil_secs(lock_until);
+        for _ in 0..CLAIM_ATTEMPTS {
+            let now = Utc::now().timestamp();
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table_name)
+                .item(PK, s(&pk))
+                .item(STATUS, s(IN_PROGRESS))
+                .item(LOCK_UNTIL, n(until))
+                .item(EXPIRES_AT, n(until.saturating_add(LOCK_RECORD_GRACE_SECS)))
+                .condition_expression(
+                    "attribute_not_exists(pk) \
+                     OR (#status = :in_progress AND lock_until < :now) \
+                     OR expires_at < :now",
+                )
+                .expression_attribute_names("#status", STATUS)
+                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":now", n(now))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Claim::Acquired),
+                Err(err) => err,
+            };
+            let old = match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+                _ => return Err(sdk_error(SERVICE, ACTION, &self.target(), &err, true)),
+            };
+            // Without ALL_OLD (older emulators) read the item that blocked us.
+            let old = match old {
+                Some(item) => Some(item),
+                None => self.get(&pk, "GetItem").await?,
+            };
+            if let Some(item) = old {
+                if let Some(claim) = self.interpret(&pk, &item, now)? {
+                    return Ok(claim);
+                }
+            }
+        }
+        Err(PortError {
+            service: SERVICE,
+            action: ACTION,
+            message: format!(
+                "{}: claim of {pk} kept racing with other writers",
+                self.target()
+            ),
+            retryable: true,
+        })
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        severa_guid: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), PortError> {
+        let now = Utc::now().timestamp();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table_name)
+            .item(PK, s(&job_pk(key)))
+            .item(STATUS, s(COMPLETED))
+            .item("completed_at", n(now))
+            .item(EXPIRES_AT, n(secs_after(now, ttl)));
+        if let Some(guid) = severa_guid {
+            request = request.item(SEVERA_GUID, s(guid));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutItem", &self.target(), &e, true))?;
+        Ok(())
+    }
+
+    /// Deletes an in-progress claim; a completed record stays (completion wins over release).
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table_name)
+            .key(PK, s(&job_pk(key)))
+            .condition_expression("attribute_not_exists(pk) OR #status = :in_progress")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                tracing::debug!(key, "release skipped: the job is already completed");
+                Ok(())
+            }
+            Err(e) => Err(sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true)),
+        }
+    }
+
+    async fn first_sighting(&self, key: &str, ttl: Duration) -> Result<bool, PortError> {
+        let now = Utc::now().timestamp();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table_name)
+            .item(PK, s(&webhook_pk(key)))
+            .item("first_seen_at", n(now))
+            .item(EXPIRES_AT, n(secs_after(now, ttl)))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(SERVICE, "PutItem", &self.target(), &e, true)),
+        }
+    }
+}
+
+#[async_trait]
+impl IdMap for DynamoTable {
+    async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError> {
+        let item = self.get(&map_pk(key), "GetItem").await?;
+        Ok(item.and_then(|item| string(&item, SEVERA_GUID).map(str::to_owned)))
+    }
+
+    async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table_name)
+            .item(PK, s(&map_pk(key)))
+            .item(SEVERA_GUID, s(severa_guid))
+            .item("source", s(&key.source))
+            .item("entity", s(&key.entity))
+            .item("external_id", s(&key.external_id))
+            .item("updated_at", n(Utc::now().timestamp()))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutItem", &self.target(), &e, true))?;
+        Ok(())
+    }
+
+    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table_name)
+            .key(PK, s(&map_pk(key)))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_with_separators_do_not_collide() {
+        let a = ExternalKey {
+            source: "crm#a".into(),
+            entity: "b".into(),
+            external_id: "c".into(),
+        };
+        let b = ExternalKey {
+            source: "crm".into(),
+            entity: "a#b".into(),
+            external_id: "c".into(),
+        };
+        assert_ne!(map_pk(&a), map_pk(&b));
+        assert_eq!(map_pk(&a), "map#crm%23a#b#c");
+        assert_ne!(job_pk("a%23"), job_pk("a#"));
+    }
+
+    #[test]
+    fn lock_end_rounds_up() {
+        let t = DateTime::from_timestamp(100, 1).unwrap_or_default();
+        assert_eq!(ceil_secs(t), 101);
+        let t = DateTime::from_timestamp(100, 0).unwrap_or_default();
+        assert_eq!(ceil_secs(t), 100);
+    }
+}

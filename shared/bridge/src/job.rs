@@ -1,0 +1,638 @@
+//! The job schema: one unit of work, produced by the webhook function (or a replay), consumed by
+//! the worker. Versioned JSON; the one definition both sides use.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Bumped on any change a consumer of the previous version could not read.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Severa rejects hour entries above this many hours.
+pub const MAX_HOURS: u32 = 999;
+
+/// One job. JSON: `{"schema_version":1,"job_id":…,"source":…,"external_id":…,"occurred_at":…,
+/// "correlation_id":…,"kind":"hour_entry.upsert","payload":{…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub schema_version: u32,
+    /// The idempotency key: the same job delivered again carries the same id.
+    pub job_id: String,
+    /// Configured name of the sending software (`toggl`, `crm`).
+    pub source: String,
+    /// The sender's id of the record (time entry id, customer id).
+    pub external_id: String,
+    /// When the change happened at the sender.
+    pub occurred_at: DateTime<Utc>,
+    /// Ties log lines, queue messages and DLQ entries to the webhook that caused them.
+    pub correlation_id: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What to do in Severa.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload")]
+pub enum Action {
+    #[serde(rename = "hour_entry.upsert")]
+    HourEntryUpsert(HourEntryUpsert),
+    #[serde(rename = "hour_entry.delete")]
+    HourEntryDelete(HourEntryDelete),
+    #[serde(rename = "account.upsert")]
+    AccountUpsert(AccountUpsert),
+    #[serde(rename = "contact.upsert")]
+    ContactUpsert(ContactUpsert),
+    #[serde(rename = "case.create")]
+    CaseCreate(CaseCreate),
+    #[serde(rename = "user.create")]
+    UserCreate(UserCreate),
+    #[serde(rename = "user.deactivate")]
+    UserDeactivate(UserDeactivate),
+}
+
+/// The job kinds, for message attributes, metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobKind {
+    #[serde(rename = "hour_entry.upsert")]
+    HourEntryUpsert,
+    #[serde(rename = "hour_entry.delete")]
+    HourEntryDelete,
+    #[serde(rename = "account.upsert")]
+    AccountUpsert,
+    #[serde(rename = "contact.upsert")]
+    ContactUpsert,
+    #[serde(rename = "case.create")]
+    CaseCreate,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.deactivate")]
+    UserDeactivate,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HourEntryUpsert => "hour_entry.upsert",
+            Self::HourEntryDelete => "hour_entry.delete",
+            Self::AccountUpsert => "account.upsert",
+            Self::ContactUpsert => "contact.upsert",
+            Self::CaseCreate => "case.create",
+            Self::UserCreate => "user.create",
+            Self::UserDeactivate => "user.deactivate",
+        }
+    }
+
+    /// The entity family the id map keys records under (an upsert and a delete of one hour
+    /// entry share it).
+    pub fn entity(self) -> &'static str {
+        match self {
+            Self::HourEntryUpsert | Self::HourEntryDelete => "hour_entry",
+            Self::AccountUpsert => "account",
+            Self::ContactUpsert => "contact",
+            Self::CaseCreate => "case",
+            Self::UserCreate | Self::UserDeactivate => "user",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Action {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::HourEntryUpsert(_) => JobKind::HourEntryUpsert,
+            Self::HourEntryDelete(_) => JobKind::HourEntryDelete,
+            Self::AccountUpsert(_) => JobKind::AccountUpsert,
+            Self::ContactUpsert(_) => JobKind::ContactUpsert,
+            Self::CaseCreate(_) => JobKind::CaseCreate,
+            Self::UserCreate(_) => JobKind::UserCreate,
+            Self::UserDeactivate(_) => JobKind::UserDeactivate,
+        }
+    }
+}
+
+/// A Severa user by a key the sender knows: `{"code":"AA"}`, `{"email":"…"}` or `{"guid":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRef {
+    Guid(String),
+    Code(String),
+    Email(String),
+}
+
+/// A case by number or GUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseRef {
+    Guid(String),
+    Number(i32),
+}
+
+/// A phase within the job's case; absent means the case's root phase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseRef {
+    Guid(String),
+    Code(String),
+    Name(String),
+}
+
+/// A work type among the phase's work types; absent means the phase's default.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkTypeRef {
+    Guid(String),
+    Code(String),
+    Name(String),
+}
+
+/// A customer account by GUID, number or exact name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRef {
+    Guid(String),
+    Number(i32),
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourEntryUpsert {
+    pub user: UserRef,
+    pub case: CaseRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<PhaseRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<WorkTypeRef>,
+    pub event_date: NaiveDate,
+    /// Hours, > 0 and at most [`MAX_HOURS`].
+    pub hours: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable: Option<bool>,
+}
+
+/// Deletes the hour entry created earlier for the job's external id (a no-op when none was).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourEntryDelete {}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostalAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+}
+
+/// Severa upserts accounts by Number, then Name (AddNewAccount).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountUpsert {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<PostalAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactUpsert {
+    pub account: AccountRef,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseCreate {
+    pub name: String,
+    pub account: AccountRef,
+    pub owner: UserRef,
+    /// ISO 4217 code of the invoicing currency.
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    pub first_name: String,
+    pub last_name: String,
+    /// The login; unique in Severa.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub business_unit_guid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDeactivate {
+    pub user: UserRef,
+}
+
+/// A job that cannot be read or fails validation: which field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidJob {
+    /// JSON path of the offending field (`payload.hours`), or `.` for the whole document.
+    pub field: String,
+    pub reason: String,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> InvalidJob {
+    InvalidJob {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Job {
+    /// Parses and validates a job; errors name the field (`payload.hours`).
+    pub fn from_json(bytes: &[u8]) -> Result<Job, InvalidJob> {
+        let raw: RawJob = from_slice_at("", bytes)?;
+        let job = raw.into_job()?;
+        job.validate()?;
+        Ok(job)
+    }
+
+    pub fn to_json(&self) -> String {
+        // A Job holds only strings, numbers, dates and enums: serialisation cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> JobKind {
+        self.action.kind()
+    }
+
+    /// Checks what serde's types cannot: non-blank keys, ranges, formats.
+    pub fn validate(&self) -> Result<(), InvalidJob> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(invalid(
+                "schema_version",
+                format!(
+                    "is {}, this worker reads version {SCHEMA_VERSION}",
+                    self.schema_version
+                ),
+            ));
+        }
+        text("job_id", &self.job_id, 256)?;
+        text("external_id", &self.external_id, 256)?;
+        text("correlation_id", &self.correlation_id, 256)?;
+        if !is_source_name(&self.source) {
+            return Err(invalid(
+                "source",
+                "must be 1-64 characters of a-z, 0-9, '-' or '_'",
+            ));
+        }
+        match &self.action {
+            Action::HourEntryUpsert(p) => {
+                user_ref("payload.user", &p.user)?;
+                case_ref("payload.case", &p.case)?;
+                if let Some(phase) = &p.phase {
+                    let (PhaseRef::Guid(v) | PhaseRef::Code(v) | PhaseRef::Name(v)) = phase;
+                    text("payload.phase", v, 256)?;
+                }
+                if let Some(wt) = &p.work_type {
+                    let (WorkTypeRef::Guid(v) | WorkTypeRef::Code(v) | WorkTypeRef::Name(v)) = wt;
+                    text("payload.work_type", v, 256)?;
+                }
+                if p.hours <= Decimal::ZERO {
+                    return Err(invalid("payload.hours", "must be more than 0"));
+                }
+                if p.hours > Decimal::from(MAX_HOURS) {
+                    return Err(invalid(
+                        "payload.hours",
+                        format!("is {}, Severa accepts at most {MAX_HOURS}", p.hours),
+                    ));
+                }
+                if let Some(d) = &p.description {
+                    optional_text("payload.description", d, 4000)?;
+                }
+            }
+            Action::HourEntryDelete(_) => {}
+            Action::AccountUpsert(p) => {
+                text("payload.name", &p.name, 256)?;
+                if let Some(n) = p.number {
+                    if n <= 0 {
+                        return Err(invalid("payload.number", "must be a positive number"));
+                    }
+                }
+                if let Some(email) = &p.email {
+                    email_address("payload.email", email)?;
+                }
+                if let Some(country) = p.address.as_ref().and_then(|a| a.country_code.as_ref()) {
+                    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+                        return Err(invalid(
+                            "payload.address.country_code",
+                            "must be a two-letter ISO 3166 code",
+                        ));
+                    }
+                }
+            }
+            Action::ContactUpsert(p) => {
+                account_ref("payload.account", &p.account)?;
+                text("payload.first_name", &p.first_name, 256)?;
+                text("payload.last_name", &p.last_name, 256)?;
+                if let Some(email) = &p.email {
+                    email_address("payload.email", email)?;
+                }
+            }
+            Action::CaseCreate(p) => {
+                text("payload.name", &p.name, 256)?;
+                account_ref("payload.account", &p.account)?;
+                user_ref("payload.owner", &p.owner)?;
+                if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
+                    return Err(invalid(
+                        "payload.currency",
+                        "must be a three-letter ISO 4217 code such as EUR",
+                    ));
+                }
+            }
+            Action::UserCreate(p) => {
+                text("payload.first_name", &p.first_name, 256)?;
+                text("payload.last_name", &p.last_name, 256)?;
+                email_address("payload.email", &p.email)?;
+                text("payload.business_unit_guid", &p.business_unit_guid, 256)?;
+            }
+            Action::UserDeactivate(p) => user_ref("payload.user", &p.user)?,
+        }
+        Ok(())
+    }
+}
+
+/// The job's envelope with the payload kept as JSON, so the payload can be read in a second
+/// step whose error paths name the payload's fields (serde's flattening loses them).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    schema_version: u32,
+    job_id: String,
+    source: String,
+    external_id: String,
+    occurred_at: DateTime<Utc>,
+    correlation_id: String,
+    kind: JobKind,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+impl RawJob {
+    fn into_job(self) -> Result<Job, InvalidJob> {
+        let payload = if self.payload.is_null() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            self.payload
+        };
+        let action = match self.kind {
+            JobKind::HourEntryUpsert => Action::HourEntryUpsert(from_value_at(payload)?),
+            JobKind::HourEntryDelete => Action::HourEntryDelete(from_value_at(payload)?),
+            JobKind::AccountUpsert => Action::AccountUpsert(from_value_at(payload)?),
+            JobKind::ContactUpsert => Action::ContactUpsert(from_value_at(payload)?),
+            JobKind::CaseCreate => Action::CaseCreate(from_value_at(payload)?),
+            JobKind::UserCreate => Action::UserCreate(from_value_at(payload)?),
+            JobKind::UserDeactivate => Action::UserDeactivate(from_value_at(payload)?),
+        };
+        Ok(Job {
+            schema_version: self.schema_version,
+            job_id: self.job_id,
+            source: self.source,
+            external_id: self.external_id,
+            occurred_at: self.occurred_at,
+            correlation_id: self.correlation_id,
+            action,
+        })
+    }
+}
+
+fn path_error(prefix: &str, path: String, message: String) -> InvalidJob {
+    // serde_path_to_error writes `?` when the document broke off before any field.
+    let at_root = path.is_empty() || path == "." || path == "?";
+    let field = match (prefix.is_empty(), at_root) {
+        (true, true) => ".".to_string(),
+        (true, false) => path,
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{path}"),
+    };
+    invalid(&field, message)
+}
+
+fn from_slice_at<T: serde::de::DeserializeOwned>(
+    prefix: &str,
+    bytes: &[u8],
+) -> Result<T, InvalidJob> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| path_error(prefix, e.path().to_string(), e.inner().to_string()))?;
+    de.end().map_err(|e| invalid(".", e.to_string()))?;
+    Ok(value)
+}
+
+fn from_value_at<T: serde::de::DeserializeOwned>(
+    payload: serde_json::Value,
+) -> Result<T, InvalidJob> {
+    serde_path_to_error::deserialize(payload)
+        .map_err(|e| path_error("payload", e.path().to_string(), e.inner().to_string()))
+}
+
+impl<'de> Deserialize<'de> for Job {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawJob::deserialize(deserializer)?;
+        raw.into_job().map_err(serde::de::Error::custom)
+    }
+}
+
+fn text(field: &str, value: &str, max_chars: usize) -> Result<(), InvalidJob> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    optional_text(field, value, max_chars)
+}
+
+fn optional_text(field: &str, value: &str, max_chars: usize) -> Result<(), InvalidJob> {
+    if value.chars().count() > max_chars {
+        return Err(invalid(
+            field,
+            format!("is longer than {max_chars} characters"),
+        ));
+    }
+    if let Some(c) = severa::wire::invalid_xml_char(value) {
+        return Err(invalid(
+            field,
+            format!("contains the control character U+{:04X}", c as u32),
+        ));
+    }
+    Ok(())
+}
+
+fn email_address(field: &str, value: &str) -> Result<(), InvalidJob> {
+    text(field, value, 254)?;
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !value.contains(' ') =>
+        {
+            Ok(())
+        }
+        _ => Err(invalid(field, "is not an e-mail address")),
+    }
+}
+
+fn user_ref(field: &str, user: &UserRef) -> Result<(), InvalidJob> {
+    match user {
+        UserRef::Guid(v) | UserRef::Code(v) => text(field, v, 256),
+        UserRef::Email(v) => email_address(field, v),
+    }
+}
+
+fn case_ref(field: &str, case: &CaseRef) -> Result<(), InvalidJob> {
+    match case {
+        CaseRef::Guid(v) => text(field, v, 256),
+        CaseRef::Number(n) if *n > 0 => Ok(()),
+        CaseRef::Number(_) => Err(invalid(field, "case number must be positive")),
+    }
+}
+
+fn account_ref(field: &str, account: &AccountRef) -> Result<(), InvalidJob> {
+    match account {
+        AccountRef::Guid(v) | AccountRef::Name(v) => text(field, v, 256),
+        AccountRef::Number(n) if *n > 0 => Ok(()),
+        AccountRef::Number(_) => Err(invalid(field, "account number must be positive")),
+    }
+}
+
+/// Source names appear in URLs, keys and metric dimensions.
+pub fn is_source_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hour_job(payload: serde_json::Value) -> serde_json::Value {
+        json!({
+            "schema_version": 1,
+            "job_id": "toggl:wh_1",
+            "source": "toggl",
+            "external_id": "te-42",
+            "occurred_at": "2026-11-27T10:00:00Z",
+            "correlation_id": "wh_1",
+            "kind": "hour_entry.upsert",
+            "payload": payload,
+        })
+    }
+
+    fn parse(value: serde_json::Value) -> Result<Job, InvalidJob> {
+        Job::from_json(value.to_string().as_bytes())
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let job = parse(hour_job(json!({
+            "user": {"code": "AA"},
+            "case": {"number": 1},
+            "phase": {"name": "Development"},
+            "event_date": "2026-11-27",
+            "hours": "1.5",
+            "description": "Review"
+        })))
+        .unwrap();
+        assert_eq!(job.kind(), JobKind::HourEntryUpsert);
+        let again = Job::from_json(job.to_json().as_bytes()).unwrap();
+        assert_eq!(again, job);
+        let v: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
+        assert_eq!(v["kind"], "hour_entry.upsert");
+        assert_eq!(v["payload"]["user"]["code"], "AA");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse(hour_job(json!({
+            "user": {"code": "AA"}, "case": {"number": 1}, "event_date": "2026-11-27", "hours": "1000"
+        })))
+        .unwrap_err();
+        assert_eq!(err.field, "payload.hours");
+        assert!(err.reason.contains("999"), "{err}");
+
+        let err = parse(hour_job(json!({
+            "user": {"code": "AA"}, "case": {"number": 1}, "event_date": "27.11.2026", "hours": "1"
+        })))
+        .unwrap_err();
+        assert_eq!(err.field, "payload.event_date");
+
+        let err = parse(hour_job(json!({
+            "user": {"nickname": "al"}, "case": {"number": 1}, "event_date": "2026-11-27", "hours": "1"
+        })))
+        .unwrap_err();
+        assert_eq!(err.field, "payload.user");
+
+        let err = Job::from_json(b"{not json").unwrap_err();
+        assert_eq!(err.field, ".");
+    }
+
+    #[test]
+    fn rejects_unknown_kinds_and_versions() {
+        let mut v = hour_job(json!({}));
+        v["kind"] = json!("invoice.pay");
+        assert!(parse(v).is_err());
+        let mut v = hour_job(json!({
+            "user": {"code": "AA"}, "case": {"number": 1}, "event_date": "2026-11-27", "hours": "1"
+        }));
+        v["schema_version"] = json!(2);
+        assert_eq!(parse(v).unwrap_err().field, "schema_version");
+    }
+
+    #[test]
+    fn delete_needs_no_payload_fields() {
+        let mut v = hour_job(json!({}));
+        v["kind"] = json!("hour_entry.delete");
+        let job = parse(v).unwrap();
+        assert_eq!(job.kind().entity(), "hour_entry");
+    }
+
+    #[test]
+    fn source_names_are_url_and_key_safe() {
+        assert!(is_source_name("toggl"));
+        assert!(is_source_name("crm_2"));
+        assert!(!is_source_name("Toggl"));
+        assert!(!is_source_name("a/b"));
+        assert!(!is_source_name(""));
+    }
+}
