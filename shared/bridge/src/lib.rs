@@ -6,3 +6,5 @@ pub mod job;
 pub mod ports;
 pub mod secrets;
 pub mod verify;
+pub mod webhook;
+pub mod worker;

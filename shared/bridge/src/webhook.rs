@@ -1,0 +1,1 @@
+//! The webhook function's logic (see `functions/webhook`).

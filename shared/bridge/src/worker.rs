@@ -1,0 +1,1 @@
+//! The worker function's logic (see `functions/worker`).
