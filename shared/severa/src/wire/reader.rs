@@ -5,7 +5,7 @@ use super::tree::Value;
 use super::{NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI};
 use quick_xml::NsReader;
 use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{NamespaceResolver, ResolveResult};
 use std::io::BufRead;
 
@@ -87,6 +87,22 @@ fn classify(ns: &ResolveResult<'_>) -> KnownNs {
         },
         _ => KnownNs::None,
     }
+}
+
+/// Appends what a character or predefined entity reference stands for.
+fn push_reference(text: &mut String, reference: &BytesRef<'_>) -> Result<(), WireError> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => text.push(c),
+        Ok(None) => {
+            let name = reference.xml10_content();
+            match resolve_predefined_entity(&name) {
+                Some(s) => text.push_str(s),
+                None => return Err(WireError::Xml(format!("unknown entity reference &{name};"))),
+            }
+        }
+        Err(e) => return Err(WireError::Xml(e.to_string())),
+    }
+    Ok(())
 }
 
 /// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
@@ -290,21 +306,7 @@ impl<R: BufRead> XmlIn<R> {
             {
                 Event::Text(t) => text.push_str(&t.xml10_content()),
                 Event::CData(t) => text.push_str(&t.xml10_content()),
-                Event::GeneralRef(r) => match r.resolve_char_ref() {
-                    Ok(Some(c)) => text.push(c),
-                    Ok(None) => {
-                        let name = r.xml10_content();
-                        match resolve_predefined_entity(&name) {
-                            Some(s) => text.push_str(s),
-                            None => {
-                                return Err(WireError::Xml(format!(
-                                    "unknown entity reference &{name};"
-                                )));
-                            }
-                        }
-                    }
-                    Err(e) => return Err(WireError::Xml(e.to_string())),
-                },
+                Event::GeneralRef(r) => push_reference(text, &r)?,
                 Event::Start(_) => self.skip_open()?,
                 Event::End(_) => return Ok(()),
                 Event::Eof => return Err(WireError::Truncated),
@@ -367,21 +369,7 @@ impl<R: BufRead> XmlIn<R> {
             match event {
                 Event::Text(t) if children.is_empty() => text.push_str(&t.xml10_content()),
                 Event::CData(t) if children.is_empty() => text.push_str(&t.xml10_content()),
-                Event::GeneralRef(r) if children.is_empty() => match r.resolve_char_ref() {
-                    Ok(Some(c)) => text.push(c),
-                    Ok(None) => {
-                        let name = r.xml10_content();
-                        match resolve_predefined_entity(&name) {
-                            Some(s) => text.push_str(s),
-                            None => {
-                                return Err(WireError::Xml(format!(
-                                    "unknown entity reference &{name};"
-                                )));
-                            }
-                        }
-                    }
-                    Err(e) => return Err(WireError::Xml(e.to_string())),
-                },
+                Event::GeneralRef(r) if children.is_empty() => push_reference(&mut text, &r)?,
                 Event::Start(_) | Event::Empty(_) => {
                     let empty = matches!(event, Event::Empty(_));
                     let (start_name, nil) = match &event {
