@@ -31,7 +31,11 @@ step "cargo test (unit, property, transport, client <-> simulator, AWS adapters 
 cargo test --workspace --locked
 
 step "end-to-end: bridgectl against the severa-sim binary"
-cargo build --locked -p severa-sim -p bridgectl
+# `cargo test` built both binaries (their packages have integration tests); building them again
+# with another package selection would recompile the dependency graph with other features.
+for bin in severa-sim bridgectl; do
+  [ -x "$TARGET_DIR/$bin" ] || { echo "missing $TARGET_DIR/$bin after cargo test" >&2; exit 1; }
+done
 scripts/smoke.sh "$TARGET_DIR" "$RUN_DIR"
 
 echo
