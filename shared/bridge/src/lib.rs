@@ -4,6 +4,7 @@ pub mod aws;
 pub mod error;
 pub mod job;
 pub mod ports;
+pub mod resolve;
 pub mod secrets;
 pub mod verify;
 pub mod webhook;

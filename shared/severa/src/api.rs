@@ -9,7 +9,10 @@ use crate::wire::{FromWire, Param, ToWire, WireDateTime};
 
 type Result<T> = std::result::Result<Response<T>, SeveraError>;
 
-fn params(op: &Operation, values: &[&dyn ToWire]) -> std::result::Result<Vec<Param>, SeveraError> {
+fn params(
+    op: &Operation,
+    values: &[&(dyn ToWire + Sync)],
+) -> std::result::Result<Vec<Param>, SeveraError> {
     debug_assert_eq!(op.params.len(), values.len(), "{}", op.name);
     op.params
         .iter()
@@ -26,7 +29,7 @@ fn params(op: &Operation, values: &[&dyn ToWire]) -> std::result::Result<Vec<Par
 fn missing_result(op: &Operation) -> SeveraError {
     SeveraError::Transport {
         operation: op.name.to_string(),
-        kind: TransportKind::Malformed,
+        kind: TransportKind::NoResult,
         status: None,
         message: "the response carried no result".into(),
         quota: Default::default(),
@@ -37,7 +40,7 @@ impl SeveraClient {
     async fn one<T: FromWire + Send + 'static>(
         &self,
         op: &Operation,
-        values: &[&dyn ToWire],
+        values: &[&(dyn ToWire + Sync)],
     ) -> Result<Option<T>> {
         let params = params(op, values)?;
         Ok(self
@@ -49,7 +52,7 @@ impl SeveraClient {
     async fn required<T: FromWire + Send + 'static>(
         &self,
         op: &Operation,
-        values: &[&dyn ToWire],
+        values: &[&(dyn ToWire + Sync)],
     ) -> Result<T> {
         let response = self.one::<T>(op, values).await?;
         match response.value {
@@ -64,7 +67,7 @@ impl SeveraClient {
     async fn list<T: FromWire + Send + 'static>(
         &self,
         op: &Operation,
-        values: &[&dyn ToWire],
+        values: &[&(dyn ToWire + Sync)],
     ) -> Result<Vec<T>> {
         let params = params(op, values)?;
         Ok(self
@@ -73,7 +76,7 @@ impl SeveraClient {
             .map(Option::unwrap_or_default))
     }
 
-    async fn void(&self, op: &Operation, values: &[&dyn ToWire]) -> Result<()> {
+    async fn void(&self, op: &Operation, values: &[&(dyn ToWire + Sync)]) -> Result<()> {
         let params = params(op, values)?;
         Ok(self
             .call::<crate::wire::Value>(op, params)

@@ -61,15 +61,7 @@ macro_rules! severa_entity {
                 }
                 // Members usually arrive in declaration order: try the next expected one first.
                 let mut expected = 0usize;
-                while let Some(member) = r.next_member()? {
-                    let found = {
-                        let name = r.name();
-                        if Self::MEMBERS.get(expected).is_some_and(|m| m.as_bytes() == name) {
-                            Some(expected)
-                        } else {
-                            Self::MEMBERS.iter().position(|m| m.as_bytes() == name)
-                        }
-                    };
+                while let Some((member, found)) = r.next_member_of(Self::MEMBERS, expected)? {
                     match found {
                         Some(index) => {
                             entity.decode_member(index, r, member)?;

@@ -145,6 +145,9 @@ pub enum TransportKind {
     Truncated,
     /// The body was not a SOAP envelope.
     Malformed,
+    /// A valid envelope without the result the operation always returns (e.g. a nil entity
+    /// from UpdateHourEntry): Severa no longer has the record, or answered oddly.
+    NoResult,
     /// The body exceeded the configured response size cap.
     TooLarge,
     /// Anything else the HTTP stack reported.
@@ -162,6 +165,7 @@ impl TransportKind {
             Self::EmptyBody => "EmptyBody",
             Self::Truncated => "Truncated",
             Self::Malformed => "Malformed",
+            Self::NoResult => "NoResult",
             Self::TooLarge => "TooLarge",
             Self::Other => "Other",
         }

@@ -656,7 +656,7 @@ async fn missing_required_result_is_malformed() {
     .await;
     let e = server.client().get_version().await.unwrap_err();
     let (kind, _, message) = transport_parts(&e);
-    assert_eq!(kind, TransportKind::Malformed);
+    assert_eq!(kind, TransportKind::NoResult);
     assert!(message.contains("no result"), "{message}");
 }
 

@@ -3,10 +3,10 @@
 
 use super::tree::Value;
 use super::{NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI};
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{NamespaceResolver, ResolveResult};
+use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
 use std::io::BufRead;
 
 /// Why a response could not be read.
@@ -105,9 +105,15 @@ fn push_reference(text: &mut String, reference: &BytesRef<'_>) -> Result<(), Wir
     Ok(())
 }
 
+/// Whether `raw` (an element's raw attributes, usually empty or short) contains `needle`.
+#[inline]
+fn has(raw: &str, needle: &[u8]) -> bool {
+    raw.len() >= needle.len() && raw.as_bytes().windows(needle.len()).any(|w| w == needle)
+}
+
 /// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
 fn is_nil(resolver: &NamespaceResolver, start: &BytesStart<'_>) -> bool {
-    if !start.attributes_raw().contains("nil") {
+    if !has(start.attributes_raw(), b"nil") {
         return false;
     }
     start.attributes().with_checks(false).flatten().any(|attr| {
@@ -116,6 +122,86 @@ fn is_nil(resolver: &NamespaceResolver, start: &BytesStart<'_>) -> bool {
             && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NS_XSI)
             && matches!(attr.value.as_ref(), "true" | "1")
     })
+}
+
+/// Namespace scopes over a plain [`Reader`]: the same bindings `NsReader` would hold, but a
+/// resolver scope is only opened for elements that declare namespaces (most carry no `xmlns`
+/// attribute at all), so ordinary elements cost a depth counter.
+struct Scopes {
+    resolver: NamespaceResolver,
+    /// Open elements (including an `Empty` one until the next read).
+    depth: usize,
+    /// Depths of the open elements that opened a resolver scope, innermost last.
+    declared: Vec<usize>,
+    /// The last event was `Empty`: its scope closes before the next read.
+    pending_pop: bool,
+}
+
+impl Scopes {
+    fn new() -> Self {
+        Self {
+            resolver: NamespaceResolver::default(),
+            depth: 0,
+            declared: Vec::new(),
+            pending_pop: false,
+        }
+    }
+
+    #[inline]
+    fn open(&mut self, start: &BytesStart<'_>) -> Result<(), WireError> {
+        if self.depth >= u16::MAX as usize {
+            return Err(xml_error(quick_xml::Error::Namespace(
+                NamespaceError::TooDeeplyNested(u16::MAX as usize),
+            )));
+        }
+        self.depth += 1;
+        if has(start.attributes_raw(), b"xmlns") {
+            self.resolver
+                .push(start)
+                .map_err(|e| xml_error(quick_xml::Error::Namespace(e)))?;
+            self.declared.push(self.depth);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn close(&mut self) {
+        if self.declared.last() == Some(&self.depth) {
+            self.declared.pop();
+            self.resolver.pop();
+        }
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn classify(&self, start: &BytesStart<'_>) -> KnownNs {
+        classify(&self.resolver.resolve_element(start.name()).0)
+    }
+}
+
+/// Reads the next event, keeping `scopes` in step (what `NsReader` does, minus the work for
+/// elements without namespace declarations).
+#[inline(always)]
+fn read_event<'b, R: BufRead>(
+    reader: &mut Reader<R>,
+    scopes: &mut Scopes,
+    buf: &'b mut Vec<u8>,
+) -> Result<Event<'b>, WireError> {
+    if scopes.pending_pop {
+        scopes.pending_pop = false;
+        scopes.close();
+    }
+    buf.clear();
+    let event = reader.read_event_into(buf).map_err(xml_error)?;
+    match &event {
+        Event::Start(start) => scopes.open(start)?,
+        Event::Empty(start) => {
+            scopes.open(start)?;
+            scopes.pending_pop = true;
+        }
+        Event::End(_) => scopes.close(),
+        _ => {}
+    }
+    Ok(event)
 }
 
 /// An element the reader has just entered. Exactly one of [`XmlIn::read_text`],
@@ -131,7 +217,8 @@ pub struct Child {
 
 /// Streaming reader with a one-element cursor.
 pub struct XmlIn<R> {
-    reader: NsReader<R>,
+    reader: Reader<R>,
+    scopes: Scopes,
     buf: Vec<u8>,
     name: Vec<u8>,
     pending_empty: bool,
@@ -144,13 +231,14 @@ pub struct XmlIn<R> {
 
 impl<R: BufRead> XmlIn<R> {
     pub fn new(input: R) -> Self {
-        let mut reader = NsReader::from_reader(input);
+        let mut reader = Reader::from_reader(input);
         let config = reader.config_mut();
         config.trim_text(false);
         config.expand_empty_elements = false;
         config.check_end_names = true;
         Self {
             reader,
+            scopes: Scopes::new(),
             buf: Vec::with_capacity(256),
             name: Vec::with_capacity(64),
             pending_empty: false,
@@ -204,11 +292,7 @@ impl<R: BufRead> XmlIn<R> {
         }
         self.started = true;
         loop {
-            self.buf.clear();
-            let (ns, event) = self
-                .reader
-                .read_resolved_event_into(&mut self.buf)
-                .map_err(xml_error)?;
+            let event = read_event(&mut self.reader, &mut self.scopes, &mut self.buf)?;
             let (start, empty) = match event {
                 Event::Start(start) => (start, false),
                 Event::Empty(start) => (start, true),
@@ -229,11 +313,11 @@ impl<R: BufRead> XmlIn<R> {
                 }
                 _ => continue,
             };
-            let ns = classify(&ns);
+            let ns = self.scopes.classify(&start);
             self.name.clear();
             self.name
                 .extend_from_slice(start.local_name().as_ref().as_bytes());
-            let nil = is_nil(self.reader.resolver(), &start);
+            let nil = is_nil(&self.scopes.resolver, &start);
             self.pending_empty = empty;
             return Ok(Some(Child { nil, empty, ns }));
         }
@@ -248,11 +332,7 @@ impl<R: BufRead> XmlIn<R> {
             return Ok(None);
         }
         loop {
-            self.buf.clear();
-            let event = self
-                .reader
-                .read_event_into(&mut self.buf)
-                .map_err(xml_error)?;
+            let event = read_event(&mut self.reader, &mut self.scopes, &mut self.buf)?;
             let (start, empty) = match event {
                 Event::Start(start) => (start, false),
                 Event::Empty(start) => (start, true),
@@ -263,13 +343,55 @@ impl<R: BufRead> XmlIn<R> {
             self.name.clear();
             self.name
                 .extend_from_slice(start.local_name().as_ref().as_bytes());
-            let nil = is_nil(self.reader.resolver(), &start);
+            let nil = is_nil(&self.scopes.resolver, &start);
             self.pending_empty = empty;
             return Ok(Some(Child {
                 nil,
                 empty,
                 ns: KnownNs::Other,
             }));
+        }
+    }
+
+    /// Like [`Self::next_member`], matching the member's local name against `members` straight
+    /// from the event (trying `members[expected]` first) instead of copying it into
+    /// [`Self::name`]: the index of the match, or `None` for an unknown member.
+    #[inline]
+    pub fn next_member_of(
+        &mut self,
+        members: &[&str],
+        expected: usize,
+    ) -> Result<Option<(Child, Option<usize>)>, WireError> {
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(None);
+        }
+        loop {
+            let event = read_event(&mut self.reader, &mut self.scopes, &mut self.buf)?;
+            let (start, empty) = match event {
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
+                Event::End(_) => return Ok(None),
+                Event::Eof => return Err(WireError::Truncated),
+                _ => continue,
+            };
+            let local = start.local_name();
+            let name = local.as_ref().as_bytes();
+            let found = if members.get(expected).is_some_and(|m| m.as_bytes() == name) {
+                Some(expected)
+            } else {
+                members.iter().position(|m| m.as_bytes() == name)
+            };
+            let nil = is_nil(&self.scopes.resolver, &start);
+            self.pending_empty = empty;
+            return Ok(Some((
+                Child {
+                    nil,
+                    empty,
+                    ns: KnownNs::Other,
+                },
+                found,
+            )));
         }
     }
 
@@ -298,12 +420,7 @@ impl<R: BufRead> XmlIn<R> {
             return Ok(());
         }
         loop {
-            self.buf.clear();
-            match self
-                .reader
-                .read_event_into(&mut self.buf)
-                .map_err(xml_error)?
-            {
+            match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
                 Event::Text(t) => text.push_str(&t.xml10_content()),
                 Event::CData(t) => text.push_str(&t.xml10_content()),
                 Event::GeneralRef(r) => push_reference(text, &r)?,
@@ -327,12 +444,7 @@ impl<R: BufRead> XmlIn<R> {
     fn skip_open(&mut self) -> Result<(), WireError> {
         let mut depth = 0usize;
         loop {
-            self.buf.clear();
-            match self
-                .reader
-                .read_event_into(&mut self.buf)
-                .map_err(xml_error)?
-            {
+            match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
                 Event::Start(_) => depth += 1,
                 Event::End(_) => {
                     if depth == 0 {
@@ -360,12 +472,11 @@ impl<R: BufRead> XmlIn<R> {
         let mut text = String::new();
         let mut children: Vec<(String, Value)> = Vec::new();
         loop {
-            self.buf.clear();
-            let (ns, event) = self
-                .reader
-                .read_resolved_event_into(&mut self.buf)
-                .map_err(xml_error)?;
-            let ns = classify(&ns);
+            let event = read_event(&mut self.reader, &mut self.scopes, &mut self.buf)?;
+            let ns = match &event {
+                Event::Start(s) | Event::Empty(s) => self.scopes.classify(s),
+                _ => KnownNs::None,
+            };
             match event {
                 Event::Text(t) if children.is_empty() => text.push_str(&t.xml10_content()),
                 Event::CData(t) if children.is_empty() => text.push_str(&t.xml10_content()),
@@ -374,7 +485,7 @@ impl<R: BufRead> XmlIn<R> {
                     let empty = matches!(event, Event::Empty(_));
                     let (start_name, nil) = match &event {
                         Event::Start(s) | Event::Empty(s) => {
-                            let nil = is_nil(self.reader.resolver(), s);
+                            let nil = is_nil(&self.scopes.resolver, s);
                             (s.local_name().as_ref().to_string(), nil)
                         }
                         _ => (String::new(), false),
@@ -399,12 +510,7 @@ impl<R: BufRead> XmlIn<R> {
     /// After the document element is closed: only whitespace, comments and PIs may follow.
     pub fn finish(&mut self) -> Result<(), WireError> {
         loop {
-            self.buf.clear();
-            match self
-                .reader
-                .read_event_into(&mut self.buf)
-                .map_err(xml_error)?
-            {
+            match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
                 Event::Eof => return Ok(()),
                 Event::Start(_) | Event::Empty(_) => {
                     return Err(WireError::Xml("content after the document element".into()));

@@ -1,1 +1,0 @@
-//! The webhook function's logic (see `functions/webhook`).

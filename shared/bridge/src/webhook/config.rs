@@ -1,0 +1,544 @@
+//! Which senders the webhook accepts and how their deliveries become jobs.
+//!
+//! One JSON document, from a file (`SOURCES_FILE`) or inline (`SOURCES_JSON`), read and validated
+//! once at start so a typo stops the deployment instead of failing deliveries. Errors name the bad
+//! key as a path (`sources.toggl.secret_id: missing`). See `examples/sources.json`.
+//!
+//! ```json
+//! {"sources": {
+//!   "crm":   {"format": "standard-webhooks", "secret_id": "severa-bridge/crm-signing"},
+//!   "toggl": {"format": "toggl", "secret_id": "severa-bridge/toggl-signing",
+//!             "toggl": {"workspaces": {"1234567": {"case": {"number": 1}}},
+//!                       "projects": {"201": {"case": {"number": 1}, "phase": {"name": "Development"}}},
+//!                       "users": {"301": {"code": "AA"}}}}
+//! }}
+//! ```
+
+use crate::job::{CaseRef, PhaseRef, UserRef, WorkTypeRef, is_source_name};
+use chrono::{FixedOffset, Offset as _};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Body limit when a source sets none: generous for JSON events, far below Lambda's 6 MB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// Upper bound for `max_body_bytes`: a Function URL cannot deliver more than 6 MB anyway.
+pub const MAX_BODY_BYTES_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Environment variable naming a file with the configuration.
+pub const SOURCES_FILE_VAR: &str = "SOURCES_FILE";
+/// Environment variable holding the configuration itself.
+pub const SOURCES_JSON_VAR: &str = "SOURCES_JSON";
+
+/// A configuration that cannot be used: where (`key`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    /// Dotted path of the bad key (`sources.toggl.secret_id`), or the environment variable.
+    pub key: String,
+    pub reason: String,
+}
+
+fn err(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The webhook's sources, by name (the `{source}` of `/webhooks/{source}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sources: BTreeMap<String, Source>,
+}
+
+/// One sending system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub name: String,
+    pub format: Format,
+    /// Secrets Manager id of the signing secret (`whsec_…` for Standard Webhooks, the plain
+    /// subscription secret for Toggl).
+    pub secret_id: String,
+    pub max_body_bytes: usize,
+    /// Present exactly when `format` is [`Format::Toggl`].
+    pub toggl: Option<TogglMapping>,
+}
+
+/// How deliveries are signed and what their bodies are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Format {
+    /// Standard Webhooks signature; the body is a job in the canonical form.
+    #[serde(rename = "standard-webhooks")]
+    StandardWebhooks,
+    /// Toggl Track signature and time-entry events, mapped to hour-entry jobs.
+    #[serde(rename = "toggl")]
+    Toggl,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::Toggl => "toggl",
+        })
+    }
+}
+
+/// Toggl ids → Severa business keys. Toggl ids are numbers; JSON keys are their decimal text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TogglMapping {
+    /// Workspaces accepted, with defaults for entries whose project sets none. Empty: any
+    /// workspace, no defaults.
+    pub workspaces: BTreeMap<u64, WorkspaceDefaults>,
+    pub projects: BTreeMap<u64, ProjectMapping>,
+    pub users: BTreeMap<u64, UserRef>,
+    /// Offset of the team's local time: Toggl sends UTC, Severa wants the local date.
+    pub utc_offset: FixedOffset,
+}
+
+/// Defaults for a workspace's entries.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceDefaults {
+    /// The case for entries without a project.
+    #[serde(default)]
+    pub case: Option<CaseRef>,
+    #[serde(default)]
+    pub phase: Option<PhaseRef>,
+    #[serde(default)]
+    pub work_type: Option<WorkTypeRef>,
+}
+
+/// Where a Toggl project's hours go in Severa.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectMapping {
+    pub case: CaseRef,
+    /// Absent: the workspace default, else the case's root phase (resolved by the worker).
+    #[serde(default)]
+    pub phase: Option<PhaseRef>,
+    /// Absent: the workspace default, else the phase's default work type.
+    #[serde(default)]
+    pub work_type: Option<WorkTypeRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    sources: BTreeMap<String, RawSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    format: Format,
+    secret_id: String,
+    #[serde(default)]
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    toggl: Option<RawToggl>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToggl {
+    #[serde(default)]
+    workspaces: BTreeMap<String, WorkspaceDefaults>,
+    #[serde(default)]
+    projects: BTreeMap<String, ProjectMapping>,
+    #[serde(default)]
+    users: BTreeMap<String, UserRef>,
+    #[serde(default)]
+    utc_offset: Option<String>,
+}
+
+impl Config {
+    /// Reads `SOURCES_FILE` or `SOURCES_JSON` (exactly one) through `var`, so tests need not
+    /// touch the process environment.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file = var(SOURCES_FILE_VAR).filter(|v| !v.trim().is_empty());
+        let json = var(SOURCES_JSON_VAR).filter(|v| !v.trim().is_empty());
+        match (file, json) {
+            (Some(_), Some(_)) => Err(err(
+                format!("{SOURCES_FILE_VAR}/{SOURCES_JSON_VAR}"),
+                "both are set; set only one",
+            )),
+            (None, None) => Err(err(
+                format!("{SOURCES_FILE_VAR}/{SOURCES_JSON_VAR}"),
+                "missing; set one to the sources configuration (a file path or the JSON)",
+            )),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| err(SOURCES_FILE_VAR, format!("cannot read {path}: {e}")))?;
+                Config::from_json(&text)
+            }
+            (None, Some(text)) => Config::from_json(&text),
+        }
+    }
+
+    /// The process environment's configuration.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates the JSON document.
+    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| serde_error(e.path().to_string(), &e.into_inner()))?;
+        de.end().map_err(|e| err(".", e.to_string()))?;
+        if raw.sources.is_empty() {
+            return Err(err("sources", "empty; configure at least one source"));
+        }
+        let mut sources = BTreeMap::new();
+        for (name, source) in raw.sources {
+            let source = validate_source(&name, source)?;
+            sources.insert(name, source);
+        }
+        Ok(Config { sources })
+    }
+
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.get(name)
+    }
+}
+
+/// serde names a missing or unknown field in the message and the parent in the path; turn
+/// that into one path to the key itself.
+fn serde_error(path: String, e: &serde_json::Error) -> ConfigError {
+    let message = e.to_string();
+    // Drop serde_json's " at line L column C": the path says where.
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    let at_root = path.is_empty() || path == "." || path == "?";
+    let join = |field: &str| {
+        if at_root {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let quoted = |rest: &str| rest.split('`').next().map(str::to_string);
+    if let Some(field) = message.strip_prefix("missing field `").and_then(quoted) {
+        return err(join(&field), "missing");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some(field) = quoted(rest) {
+            let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
+            // serde_path_to_error already ends the path with the unknown key.
+            let key = if path == field || path.ends_with(&format!(".{field}")) {
+                path
+            } else {
+                join(&field)
+            };
+            return err(key, format!("unknown key ({expected})"));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
+        let key = if at_root { ".".to_string() } else { path };
+        return err(key, format!("unknown value ({expected})"));
+    }
+    let key = if at_root { ".".to_string() } else { path };
+    err(key, message)
+}
+
+fn validate_source(name: &str, raw: RawSource) -> Result<Source, ConfigError> {
+    let key = format!("sources.{name}");
+    if !is_source_name(name) {
+        return Err(err(
+            key,
+            "not a valid source name: 1-64 characters of a-z, 0-9, '-' or '_'",
+        ));
+    }
+    if raw.secret_id.trim().is_empty() {
+        return Err(err(format!("{key}.secret_id"), "must not be empty"));
+    }
+    let max_body_bytes = raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES_LIMIT {
+        return Err(err(
+            format!("{key}.max_body_bytes"),
+            format!("must be 1..={MAX_BODY_BYTES_LIMIT}"),
+        ));
+    }
+    let toggl = match (raw.format, raw.toggl) {
+        (Format::Toggl, Some(t)) => Some(validate_toggl(&format!("{key}.toggl"), t)?),
+        (Format::Toggl, None) => {
+            return Err(err(
+                format!("{key}.toggl"),
+                "missing; format toggl needs the workspace/project/user mapping",
+            ));
+        }
+        (Format::StandardWebhooks, Some(_)) => {
+            return Err(err(
+                format!("{key}.toggl"),
+                "only for format toggl (this source is standard-webhooks)",
+            ));
+        }
+        (Format::StandardWebhooks, None) => None,
+    };
+    Ok(Source {
+        name: name.to_string(),
+        format: raw.format,
+        secret_id: raw.secret_id,
+        max_body_bytes,
+        toggl,
+    })
+}
+
+fn toggl_id(key: &str, text: &str) -> Result<u64, ConfigError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            err(
+                format!("{key}.{text}"),
+                "not a Toggl id (a positive number)",
+            )
+        })
+}
+
+fn validate_toggl(key: &str, raw: RawToggl) -> Result<TogglMapping, ConfigError> {
+    let mut mapping = TogglMapping {
+        workspaces: BTreeMap::new(),
+        projects: BTreeMap::new(),
+        users: BTreeMap::new(),
+        utc_offset: utc(),
+    };
+    for (id, defaults) in raw.workspaces {
+        let at = format!("{key}.workspaces.{id}");
+        let wid = toggl_id(&format!("{key}.workspaces"), &id)?;
+        if let Some(case) = &defaults.case {
+            check_case(&format!("{at}.case"), case)?;
+        }
+        check_phase(&format!("{at}.phase"), defaults.phase.as_ref())?;
+        check_work_type(&format!("{at}.work_type"), defaults.work_type.as_ref())?;
+        mapping.workspaces.insert(wid, defaults);
+    }
+    for (id, project) in raw.projects {
+        let at = format!("{key}.projects.{id}");
+        let pid = toggl_id(&format!("{key}.projects"), &id)?;
+        check_case(&format!("{at}.case"), &project.case)?;
+        check_phase(&format!("{at}.phase"), project.phase.as_ref())?;
+        check_work_type(&format!("{at}.work_type"), project.work_type.as_ref())?;
+        mapping.projects.insert(pid, project);
+    }
+    for (id, user) in raw.users {
+        let at = format!("{key}.users.{id}");
+        let uid = toggl_id(&format!("{key}.users"), &id)?;
+        let (UserRef::Guid(v) | UserRef::Code(v) | UserRef::Email(v)) = &user;
+        not_blank(&at, v)?;
+        if matches!(user, UserRef::Email(_)) && !v.contains('@') {
+            return Err(err(format!("{at}.email"), "not an e-mail address"));
+        }
+        mapping.users.insert(uid, user);
+    }
+    if let Some(offset) = raw.utc_offset {
+        mapping.utc_offset = offset.parse().map_err(|_| {
+            err(
+                format!("{key}.utc_offset"),
+                "not an offset like +02:00 or -05:00",
+            )
+        })?;
+    }
+    Ok(mapping)
+}
+
+fn utc() -> FixedOffset {
+    chrono::Utc.fix()
+}
+
+fn not_blank(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        Err(err(key, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_case(key: &str, case: &CaseRef) -> Result<(), ConfigError> {
+    match case {
+        CaseRef::Number(n) if *n <= 0 => Err(err(format!("{key}.number"), "must be positive")),
+        CaseRef::Number(_) => Ok(()),
+        CaseRef::Guid(g) => not_blank(&format!("{key}.guid"), g),
+    }
+}
+
+fn check_phase(key: &str, phase: Option<&PhaseRef>) -> Result<(), ConfigError> {
+    match phase {
+        Some(PhaseRef::Guid(v) | PhaseRef::Code(v) | PhaseRef::Name(v)) => not_blank(key, v),
+        None => Ok(()),
+    }
+}
+
+fn check_work_type(key: &str, work_type: Option<&WorkTypeRef>) -> Result<(), ConfigError> {
+    match work_type {
+        Some(WorkTypeRef::Guid(v) | WorkTypeRef::Code(v) | WorkTypeRef::Name(v)) => {
+            not_blank(key, v)
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<Config, ConfigError> {
+        Config::from_json(&v.to_string())
+    }
+
+    fn key_of(v: serde_json::Value) -> String {
+        match parse(v) {
+            Ok(c) => panic!("accepted: {c:?}"),
+            Err(e) => e.key,
+        }
+    }
+
+    fn toggl_source(toggl: serde_json::Value) -> serde_json::Value {
+        json!({"sources": {"toggl": {"format": "toggl", "secret_id": "s", "toggl": toggl}}})
+    }
+
+    #[test]
+    fn example_file_is_valid() {
+        let text = include_str!("../../../../examples/sources.json");
+        let config = Config::from_json(text).unwrap();
+        let toggl = config.source("toggl").unwrap();
+        assert_eq!(toggl.format, Format::Toggl);
+        assert_eq!(toggl.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        let mapping = toggl.toggl.as_ref().unwrap();
+        assert!(!mapping.projects.is_empty() && !mapping.users.is_empty());
+        assert_eq!(
+            config.source("crm").unwrap().format,
+            Format::StandardWebhooks
+        );
+    }
+
+    #[test]
+    fn parses_mappings_and_defaults() {
+        let config = parse(toggl_source(json!({
+            "workspaces": {"7": {"case": {"number": 2}}},
+            "projects": {"201": {"case": {"guid": "sim-case-webshop"}, "work_type": {"code": "DEV"}}},
+            "users": {"301": {"email": "alice@example.com"}},
+            "utc_offset": "+02:00"
+        })))
+        .unwrap();
+        let m = config.source("toggl").unwrap().toggl.clone().unwrap();
+        assert_eq!(m.workspaces[&7].case, Some(CaseRef::Number(2)));
+        assert_eq!(
+            m.projects[&201].case,
+            CaseRef::Guid("sim-case-webshop".into())
+        );
+        assert_eq!(m.users[&301], UserRef::Email("alice@example.com".into()));
+        assert_eq!(m.utc_offset.local_minus_utc(), 7200);
+    }
+
+    #[test]
+    fn errors_name_the_bad_key() {
+        assert_eq!(
+            parse(json!({"sources": {"toggl": {"format": "toggl", "toggl": {}}}})).unwrap_err(),
+            ConfigError {
+                key: "sources.toggl.secret_id".into(),
+                reason: "missing".into()
+            }
+        );
+        assert_eq!(
+            key_of(json!({"sources": {"crm": {"format": "svix", "secret_id": "s"}}})),
+            "sources.crm.format"
+        );
+        assert_eq!(
+            key_of(
+                json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "secret": "x"}}})
+            ),
+            "sources.crm.secret"
+        );
+        assert_eq!(
+            key_of(json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": " "}}})),
+            "sources.crm.secret_id"
+        );
+        assert_eq!(
+            key_of(json!({"sources": {"CRM": {"format": "standard-webhooks", "secret_id": "s"}}})),
+            "sources.CRM"
+        );
+        assert_eq!(
+            key_of(
+                json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "max_body_bytes": 0}}})
+            ),
+            "sources.crm.max_body_bytes"
+        );
+        assert_eq!(
+            key_of(json!({"sources": {"t": {"format": "toggl", "secret_id": "s"}}})),
+            "sources.t.toggl"
+        );
+        assert_eq!(
+            key_of(
+                json!({"sources": {"c": {"format": "standard-webhooks", "secret_id": "s", "toggl": {}}}})
+            ),
+            "sources.c.toggl"
+        );
+        assert_eq!(key_of(json!({"sources": {}})), "sources");
+        assert_eq!(key_of(json!({})), "sources");
+    }
+
+    #[test]
+    fn mapping_errors_name_the_id() {
+        assert_eq!(
+            key_of(toggl_source(
+                json!({"projects": {"abc": {"case": {"number": 1}}}})
+            )),
+            "sources.toggl.toggl.projects.abc"
+        );
+        assert_eq!(
+            key_of(toggl_source(
+                json!({"projects": {"201": {"phase": {"name": "x"}}}})
+            )),
+            "sources.toggl.toggl.projects.201.case"
+        );
+        assert_eq!(
+            key_of(toggl_source(
+                json!({"projects": {"201": {"case": {"number": 0}}}})
+            )),
+            "sources.toggl.toggl.projects.201.case.number"
+        );
+        assert_eq!(
+            key_of(toggl_source(json!({"users": {"301": {"nick": "al"}}}))),
+            "sources.toggl.toggl.users.301"
+        );
+        assert_eq!(
+            key_of(toggl_source(json!({"users": {"301": {"email": "nobody"}}}))),
+            "sources.toggl.toggl.users.301.email"
+        );
+        assert_eq!(
+            key_of(toggl_source(json!({"utc_offset": "Europe/Helsinki"}))),
+            "sources.toggl.toggl.utc_offset"
+        );
+    }
+
+    #[test]
+    fn environment_needs_exactly_one_variable() {
+        let none = Config::from_vars(|_| None).unwrap_err();
+        assert!(none.key.contains(SOURCES_JSON_VAR), "{none}");
+        let both = Config::from_vars(|_| Some("{}".into())).unwrap_err();
+        assert!(both.reason.contains("only one"), "{both}");
+        let missing_file = Config::from_vars(|v| {
+            (v == SOURCES_FILE_VAR).then(|| "/nonexistent/sources.json".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(missing_file.key, SOURCES_FILE_VAR);
+        let inline = Config::from_vars(|v| {
+            (v == SOURCES_JSON_VAR).then(|| {
+                json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s"}}})
+                    .to_string()
+            })
+        })
+        .unwrap();
+        assert!(inline.source("crm").is_some());
+        let bad_json =
+            Config::from_vars(|v| (v == SOURCES_JSON_VAR).then(|| "{".to_string())).unwrap_err();
+        assert_eq!(bad_json.key, ".");
+    }
+}

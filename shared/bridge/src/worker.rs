@@ -1,1 +1,0 @@
-//! The worker function's logic (see `functions/worker`).

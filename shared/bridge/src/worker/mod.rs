@@ -1,0 +1,584 @@
+//! The worker function's logic (see `functions/worker`): an SQS batch of jobs → Severa.
+//!
+//! Every record is handled on its own task (a bad or panicking record never fails its
+//! neighbours), at most [`WorkerSettings::concurrency`] at a time:
+//! 1. parse ([`Job::from_json`]); malformed → DLQ at once;
+//! 2. claim the job id in the idempotency store until the invocation deadline
+//!    (`Completed` → duplicate, nothing to do; `InProgress` → retry after the other lock ends);
+//! 3. apply it through the typed Severa client (key from the secret cache; one forced re-read
+//!    and one retry on an authentication fault);
+//! 4. settle: success → `complete`; retryable ([`JobError::is_retryable`]) → `batchItemFailures`
+//!    plus a back-off visibility; permanent → DLQ with the reason in message attributes, then
+//!    deleted from the main queue.
+//!
+//! One JSON log line per job outcome (`outcome` = applied | duplicate | skipped | retry |
+//! dead_lettered). Secret values are never logged: the key is an `ApiKey`, which redacts.
+
+mod apply;
+pub mod backoff;
+mod severa_key;
+
+pub use backoff::Jitter;
+pub use severa_key::SeveraSettings;
+
+use crate::error::JobError;
+use crate::job::Job;
+use crate::ports::{
+    Claim, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError, ReceivedMessages,
+};
+use crate::resolve::Resolver;
+use crate::secrets::SecretCache;
+use apply::Applied;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, SecondsFormat, Utc};
+use severa::SeveraError;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Longest `error_message` attribute on a dead-lettered message.
+const MAX_ERROR_MESSAGE_CHARS: usize = 300;
+
+/// Tunables, with defaults for a Lambda worker.
+#[derive(Clone)]
+pub struct WorkerSettings {
+    /// Records of one batch in flight at once (Severa is one API; be gentle). Default 4.
+    pub concurrency: usize,
+    /// The queue's maxReceiveCount, for `attempt n of m` in logs. Default 5.
+    pub max_attempts: u32,
+    /// First retry delay ceiling; doubles per delivery. Default 10 s.
+    pub backoff_base: Duration,
+    /// Largest retry delay. Default 15 min.
+    pub backoff_cap: Duration,
+    /// How long a completed job id is remembered. Default 7 days (SQS keeps messages ≤ 14).
+    pub idempotency_ttl: Duration,
+    /// Time kept back before the invocation deadline to report the batch. Default 2 s.
+    pub deadline_margin: Duration,
+    /// Lifetime of cached reference resolutions. Default 10 min.
+    pub resolve_ttl: Duration,
+    /// Spreads retry delays; see [`backoff::full_jitter`].
+    pub jitter: Jitter,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_attempts: 5,
+            backoff_base: Duration::from_secs(10),
+            backoff_cap: Duration::from_secs(15 * 60),
+            idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
+            deadline_margin: Duration::from_secs(2),
+            resolve_ttl: crate::resolve::DEFAULT_TTL,
+            jitter: backoff::clock_seeded_jitter(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSettings")
+            .field("concurrency", &self.concurrency)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_cap", &self.backoff_cap)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("deadline_margin", &self.deadline_margin)
+            .field("resolve_ttl", &self.resolve_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The worker's infrastructure, behind the ports (AWS adapters in production, anything in tests).
+#[derive(Clone)]
+pub struct WorkerPorts {
+    /// The job queue the batch came from (visibility changes, deletes).
+    pub queue: Arc<dyn ReceivedMessages>,
+    /// Where permanent failures go.
+    pub dlq: Arc<dyn MessageSink>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub id_map: Arc<dyn IdMap>,
+    /// Holds the Severa key (TTL, serve-stale, single-flight refresh).
+    pub secrets: Arc<SecretCache>,
+}
+
+pub(crate) struct Inner {
+    queue: Arc<dyn ReceivedMessages>,
+    dlq: Arc<dyn MessageSink>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    id_map: Arc<dyn IdMap>,
+    severa: severa_key::SeveraAccess,
+    resolver: Resolver,
+    settings: WorkerSettings,
+}
+
+/// The worker. Cheap to clone (shared state); build once per Lambda instance and keep it warm:
+/// the Severa client, the key and the resolutions are cached inside.
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+/// How one record ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    Duplicate,
+    Skipped,
+    Retry,
+    DeadLettered,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Duplicate => "duplicate",
+            Self::Skipped => "skipped",
+            Self::Retry => "retry",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// What the log line and the DLQ attributes say about a record.
+#[derive(Debug, Default, Clone)]
+struct Meta {
+    message_id: String,
+    correlation_id: String,
+    job_id: String,
+    kind: String,
+    source: String,
+    receive_count: u32,
+}
+
+impl Meta {
+    fn from_record(record: &SqsMessage) -> Self {
+        let attr = |name: &str| {
+            record
+                .message_attributes
+                .get(name)
+                .and_then(|a| a.string_value.clone())
+                .unwrap_or_default()
+        };
+        Self {
+            message_id: record.message_id.clone().unwrap_or_default(),
+            correlation_id: attr("correlation_id"),
+            job_id: String::new(),
+            kind: attr("kind"),
+            source: attr("source"),
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.trim().parse().ok())
+                .unwrap_or(1),
+        }
+    }
+
+    fn with_job(mut self, job: &Job) -> Self {
+        self.correlation_id = job.correlation_id.clone();
+        self.job_id = job.job_id.clone();
+        self.kind = job.kind().as_str().to_string();
+        self.source = job.source.clone();
+        self
+    }
+}
+
+/// The Severa operation an error came from, for the log line.
+fn failed_operation(err: &JobError) -> Option<String> {
+    match err {
+        JobError::Severa(e) | JobError::KeyRejected(e) => match e {
+            SeveraError::Fault { operation, .. }
+            | SeveraError::Transport { operation, .. }
+            | SeveraError::Request { operation, .. } => Some(operation.clone()),
+            SeveraError::Config(_) => None,
+        },
+        _ => None,
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn deadline_error() -> JobError {
+    JobError::Infrastructure(PortError {
+        service: "Lambda",
+        action: "Invoke",
+        message: "the invocation deadline came before the job finished".into(),
+        retryable: true,
+    })
+}
+
+fn panic_error() -> JobError {
+    JobError::Infrastructure(PortError {
+        service: "Worker",
+        action: "Panic",
+        message: "handling the record panicked (see the panic message above)".into(),
+        retryable: true,
+    })
+}
+
+impl Worker {
+    pub fn new(ports: WorkerPorts, severa: SeveraSettings, settings: WorkerSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                queue: ports.queue,
+                dlq: ports.dlq,
+                idempotency: ports.idempotency,
+                id_map: ports.id_map,
+                severa: severa_key::SeveraAccess::new(ports.secrets, severa),
+                resolver: Resolver::new(settings.resolve_ttl),
+                settings,
+            }),
+        }
+    }
+
+    /// Handles one SQS batch; `deadline` is the invocation's (Lambda context). Returns the
+    /// records to redeliver; everything else is done (applied, duplicate, skipped, or moved to
+    /// the DLQ). Never fails as a whole: one record's trouble stays with that record.
+    ///
+    /// Every record runs as its own task, so a panic ends only that task (a `JoinError`).
+    pub async fn handle(&self, event: SqsEvent, deadline: DateTime<Utc>) -> SqsBatchResponse {
+        let semaphore = Arc::new(Semaphore::new(self.inner.settings.concurrency.max(1)));
+        let tasks: Vec<_> = event
+            .records
+            .into_iter()
+            .map(|record| {
+                let meta = Meta::from_record(&record);
+                let receipt = record.receipt_handle.clone();
+                let body = record.body.clone();
+                let inner = self.inner.clone();
+                let semaphore = semaphore.clone();
+                let task = tokio::spawn(async move {
+                    let _permit = semaphore.acquire_owned().await;
+                    inner.process(record, deadline).await
+                });
+                (meta, receipt, body, task)
+            })
+            .collect();
+
+        let mut response = SqsBatchResponse::default();
+        for (meta, receipt, body, task) in tasks {
+            let message_id = meta.message_id.clone();
+            let retry = match task.await {
+                Ok(outcome) => outcome == Outcome::Retry,
+                Err(join_error) => {
+                    self.inner
+                        .after_panic(meta, receipt.as_deref(), body.as_deref(), join_error)
+                        .await;
+                    true
+                }
+            };
+            if retry {
+                if message_id.is_empty() {
+                    tracing::error!(
+                        "a record to retry has no messageId; Lambda will retry the whole batch"
+                    );
+                }
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+}
+
+impl Inner {
+    async fn process(&self, record: SqsMessage, deadline: DateTime<Utc>) -> Outcome {
+        let started = Instant::now();
+        let meta = Meta::from_record(&record);
+        let body = record.body.as_deref().unwrap_or_default();
+        let receipt = record.receipt_handle.as_deref();
+        let job = match Job::from_json(body.as_bytes()) {
+            Ok(job) => job,
+            Err(invalid) => {
+                let mut meta = meta;
+                fill_from_raw(&mut meta, body);
+                let err = JobError::Malformed(invalid);
+                let outcome = self.settle_failure(&meta, receipt, body, &err).await;
+                self.log(&meta, outcome, None, started, Some(&err));
+                return outcome;
+            }
+        };
+        let meta = meta.with_job(&job);
+        let budget = (deadline - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .saturating_sub(self.settings.deadline_margin);
+        if budget.is_zero() {
+            let err = deadline_error();
+            let outcome = self.settle_failure(&meta, receipt, body, &err).await;
+            self.log(&meta, outcome, None, started, Some(&err));
+            return outcome;
+        }
+
+        let claim = match self.idempotency.claim(&job.job_id, deadline).await {
+            Ok(claim) => claim,
+            Err(e) => {
+                let err = JobError::Infrastructure(e);
+                let outcome = self.settle_failure(&meta, receipt, body, &err).await;
+                self.log(&meta, outcome, None, started, Some(&err));
+                return outcome;
+            }
+        };
+        match claim {
+            Claim::Acquired => {}
+            Claim::Completed { .. } => {
+                self.log(&meta, Outcome::Duplicate, None, started, None);
+                return Outcome::Duplicate;
+            }
+            Claim::InProgress { until } => {
+                // Another invocation holds the job; look again once its lock has ended.
+                let wait = (until - Utc::now()).num_seconds().saturating_add(1);
+                let cap = i64::try_from(self.settings.backoff_cap.as_secs()).unwrap_or(i64::MAX);
+                let seconds = i32::try_from(wait.clamp(1, cap.max(1))).unwrap_or(i32::MAX);
+                self.delay(&meta, receipt, seconds).await;
+                tracing::info!(
+                    correlation_id = %meta.correlation_id,
+                    job_id = %meta.job_id,
+                    kind = %meta.kind,
+                    source = %meta.source,
+                    severa_operation = "",
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    outcome = Outcome::Retry.as_str(),
+                    error_type = "InProgress",
+                    attempt = meta.receive_count,
+                    max_attempts = self.settings.max_attempts,
+                    retry_in_s = seconds,
+                    "job is being handled by another invocation"
+                );
+                return Outcome::Retry;
+            }
+        }
+
+        let result = match tokio::time::timeout(budget, self.apply_with_key(&job)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(deadline_error()),
+        };
+        match result {
+            Ok(applied) => {
+                let guid = applied.guid.as_deref();
+                if let Err(e) = self
+                    .idempotency
+                    .complete(&job.job_id, guid, self.settings.idempotency_ttl)
+                    .await
+                {
+                    // The work is done and mapped; a redelivery would update, not duplicate.
+                    tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the job completed");
+                }
+                let outcome = if applied.skipped {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Applied
+                };
+                self.log(&meta, outcome, Some(&applied), started, None);
+                outcome
+            }
+            Err(err) => {
+                if let Err(e) = self.idempotency.release(&job.job_id).await {
+                    tracing::warn!(job_id = %job.job_id, error = %e, "could not release the job's claim; it frees itself at the deadline");
+                }
+                let outcome = self.settle_failure(&meta, receipt, body, &err).await;
+                self.log(&meta, outcome, None, started, Some(&err));
+                outcome
+            }
+        }
+    }
+
+    /// Applies the job; on an authentication fault re-reads the key once (single-flight in the
+    /// cache) and tries once more, so a rotated key costs one failed call, not a failed job.
+    async fn apply_with_key(&self, job: &Job) -> Result<Applied, JobError> {
+        let (client, generation) = self.severa.client().await?;
+        match self.apply(job, client).await {
+            Err(err) if err.is_authentication_failure() => {
+                tracing::warn!(
+                    job_id = %job.job_id,
+                    "Severa rejected the API key; re-reading the secret and trying once more"
+                );
+                let (client, _) = self.severa.refreshed(generation).await?;
+                match self.apply(job, client).await {
+                    Err(JobError::Severa(e))
+                        if e.fault_kind() == Some(severa::FaultKind::AuthenticationFailure) =>
+                    {
+                        Err(JobError::KeyRejected(e))
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Retry later or dead-letter, by the one rule in [`JobError::is_retryable`].
+    async fn settle_failure(
+        &self,
+        meta: &Meta,
+        receipt: Option<&str>,
+        body: &str,
+        err: &JobError,
+    ) -> Outcome {
+        if err.is_retryable() {
+            self.retry_later(meta, receipt).await;
+            return Outcome::Retry;
+        }
+        let message = OutgoingMessage {
+            body: body.to_string(),
+            attributes: dlq_attributes(meta, err),
+        };
+        match self.dlq.send(&message).await {
+            Ok(_) => {
+                if let Some(receipt) = receipt {
+                    // If this fails, the record is still reported as done and Lambda deletes it.
+                    if let Err(e) = self.queue.delete(receipt).await {
+                        tracing::warn!(message_id = %meta.message_id, error = %e, "dead-lettered, but the delete from the job queue failed");
+                    }
+                }
+                Outcome::DeadLettered
+            }
+            Err(e) => {
+                // Nothing is lost: the record goes back to the queue and its redrive policy.
+                tracing::error!(message_id = %meta.message_id, job_id = %meta.job_id, error = %e, "could not send to the DLQ; the record will be retried");
+                self.retry_later(meta, receipt).await;
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn retry_later(&self, meta: &Meta, receipt: Option<&str>) {
+        let seconds = backoff::delay_seconds(
+            meta.receive_count,
+            self.settings.backoff_base,
+            self.settings.backoff_cap,
+            &self.settings.jitter,
+        );
+        self.delay(meta, receipt, seconds).await;
+    }
+
+    async fn delay(&self, meta: &Meta, receipt: Option<&str>, seconds: i32) {
+        let Some(receipt) = receipt else { return };
+        if let Err(e) = self.queue.delay(receipt, seconds).await {
+            // The queue's own visibility timeout still brings the record back.
+            tracing::warn!(message_id = %meta.message_id, error = %e, "could not set the retry delay");
+        }
+    }
+
+    /// A record's task panicked: release its claim (so a retry is not blocked until the
+    /// deadline), set a back-off, and log it as a retry.
+    async fn after_panic(
+        &self,
+        mut meta: Meta,
+        receipt: Option<&str>,
+        body: Option<&str>,
+        join_error: tokio::task::JoinError,
+    ) {
+        if let Some(job) = body.and_then(|b| Job::from_json(b.as_bytes()).ok()) {
+            meta = meta.with_job(&job);
+            if let Err(e) = self.idempotency.release(&job.job_id).await {
+                tracing::warn!(job_id = %job.job_id, error = %e, "could not release the claim of a panicked job");
+            }
+        }
+        self.retry_later(&meta, receipt).await;
+        let err = panic_error();
+        tracing::error!(message_id = %meta.message_id, panic = %join_error, "a record's handling panicked");
+        self.log(&meta, Outcome::Retry, None, Instant::now(), Some(&err));
+    }
+
+    /// The one outcome line per job.
+    fn log(
+        &self,
+        meta: &Meta,
+        outcome: Outcome,
+        applied: Option<&Applied>,
+        started: Instant,
+        err: Option<&JobError>,
+    ) {
+        let operation = applied
+            .map(|a| a.operation.to_string())
+            .or_else(|| err.and_then(failed_operation))
+            .unwrap_or_default();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let severa_guid = applied.and_then(|a| a.guid.as_deref()).unwrap_or_default();
+        match err {
+            None => tracing::info!(
+                message_id = %meta.message_id,
+                correlation_id = %meta.correlation_id,
+                job_id = %meta.job_id,
+                kind = %meta.kind,
+                source = %meta.source,
+                severa_operation = %operation,
+                severa_guid,
+                duration_ms,
+                outcome = outcome.as_str(),
+                attempt = meta.receive_count,
+                "job {}",
+                outcome.as_str()
+            ),
+            Some(err) => tracing::warn!(
+                message_id = %meta.message_id,
+                correlation_id = %meta.correlation_id,
+                job_id = %meta.job_id,
+                kind = %meta.kind,
+                source = %meta.source,
+                severa_operation = %operation,
+                duration_ms,
+                outcome = outcome.as_str(),
+                error_type = %err.error_type(),
+                error = %err,
+                attempt = meta.receive_count,
+                max_attempts = self.settings.max_attempts,
+                "job {}",
+                outcome.as_str()
+            ),
+        }
+    }
+}
+
+/// Best-effort ids from a body that is not a valid job, so the DLQ entry can be traced back.
+fn fill_from_raw(meta: &mut Meta, body: &str) {
+    let Ok(serde_json::Value::Object(raw)) = serde_json::from_str::<serde_json::Value>(body) else {
+        return;
+    };
+    let text = |name: &str| {
+        raw.get(name)
+            .and_then(|v| v.as_str())
+            .map(|s| truncate(s, 256))
+    };
+    if let Some(v) = text("job_id") {
+        meta.job_id = v;
+    }
+    if meta.correlation_id.is_empty() {
+        meta.correlation_id = text("correlation_id").unwrap_or_default();
+    }
+    if meta.source.is_empty() {
+        meta.source = text("source").unwrap_or_default();
+    }
+    if meta.kind.is_empty() {
+        meta.kind = text("kind").unwrap_or_default();
+    }
+}
+
+/// The reason a message is in the DLQ, as String message attributes (empty ones are dropped).
+fn dlq_attributes(meta: &Meta, err: &JobError) -> BTreeMap<String, String> {
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    BTreeMap::from([
+        ("error_type".to_string(), err.error_type()),
+        (
+            "error_message".to_string(),
+            truncate(&err.to_string(), MAX_ERROR_MESSAGE_CHARS),
+        ),
+        ("attempts".to_string(), meta.receive_count.to_string()),
+        ("correlation_id".to_string(), meta.correlation_id.clone()),
+        ("job_id".to_string(), meta.job_id.clone()),
+        ("source".to_string(), meta.source.clone()),
+        ("kind".to_string(), meta.kind.clone()),
+        ("first_failure_at".to_string(), now),
+        ("message_id".to_string(), meta.message_id.clone()),
+    ])
+}

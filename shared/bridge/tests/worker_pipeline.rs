@@ -1,0 +1,533 @@
+//! The worker handler end to end on loopback: real SQS / DynamoDB / Secrets Manager (moto)
+//! through the production adapters, and `severa-sim` for Severa. Each test checks what the
+//! simulator holds and received, what the queues hold and what the table holds.
+
+mod worker_harness;
+
+use async_trait::async_trait;
+use bridge::ports::{ExternalKey, IdMap, IdempotencyStore, PortError};
+use serde_json::json;
+use severa_sim::fixture;
+use std::sync::Arc;
+use std::time::Duration;
+use worker_harness::*;
+
+fn hour_key(external_id: &str) -> ExternalKey {
+    ExternalKey {
+        source: "toggl".into(),
+        entity: "hour_entry".into(),
+        external_id: external_id.into(),
+    }
+}
+
+#[tokio::test]
+async fn create_update_delete_of_one_entry_ends_with_no_entry() {
+    let h = Harness::start().await;
+    let seeded = h.entities("HourEntry").await.len();
+
+    let create = h.enqueue(&[hours("j-create", "te-1", "1.5")], 30).await;
+    let response = h.handle_and_finish(create).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let guid = h
+        .table
+        .lookup(&hour_key("te-1"))
+        .await
+        .unwrap()
+        .expect("mapped");
+    let entry = h.entities("HourEntry").await[&guid].clone();
+    assert_eq!(entry["UserGUID"], fixture::USER_ALICE_GUID);
+    assert_eq!(entry["PhaseGUID"], fixture::PHASE_WEBSHOP_DEV_GUID);
+    assert_eq!(entry["WorkTypeGUID"], fixture::WORKTYPE_DEV_GUID);
+    assert_eq!(entry["Quantity"].to_string().trim_matches('"'), "1.5");
+
+    let update = h.enqueue(&[hours("j-update", "te-1", "2.25")], 30).await;
+    let response = h.handle_and_finish(update).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let entries = h.entities("HourEntry").await;
+    assert_eq!(
+        entries.len(),
+        seeded + 1,
+        "the update changed the same record"
+    );
+    assert_eq!(
+        entries[&guid]["Quantity"].to_string().trim_matches('"'),
+        "2.25"
+    );
+    assert_eq!(h.calls("UpdateHourEntry").await.len(), 1);
+
+    let delete = h.enqueue(&[delete_hours("j-delete", "te-1")], 30).await;
+    let response = h.handle_and_finish(delete).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let entries = h.entities("HourEntry").await;
+    assert!(!entries.contains_key(&guid));
+    assert_eq!(entries.len(), seeded);
+    assert_eq!(h.table.lookup(&hour_key("te-1")).await.unwrap(), None);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_job_three_times_applies_once() {
+    let h = Harness::start().await;
+    let seeded = h.entities("HourEntry").await.len();
+
+    // Sequentially: the same record delivered three times.
+    let record = h.enqueue(&[hours("j-seq", "te-seq", "1")], 30).await;
+    let mut delivery = record[0].clone();
+    for _ in 0..3 {
+        let response = h.handle(vec![delivery.clone()]).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        delivery = redelivered(&delivery);
+    }
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 1);
+
+    // Concurrently: three messages with the same job in one batch.
+    let body = hours("j-conc", "te-conc", "2");
+    let records = h
+        .enqueue(&[body.clone(), body.clone(), body.clone()], 30)
+        .await;
+    let first = h.handle(records.clone()).await;
+    // Whoever lost the race is told to come back; redeliver those until nothing is left.
+    let mut pending: Vec<_> = records
+        .iter()
+        .filter(|r| failed_ids(&first).contains(&id_of(r)))
+        .map(redelivered)
+        .collect();
+    for _ in 0..3 {
+        if pending.is_empty() {
+            break;
+        }
+        // The losers saw an in-progress lock that has ended by now (the winner completed).
+        let response = h.handle(pending.clone()).await;
+        pending.retain(|r| failed_ids(&response).contains(&id_of(r)));
+    }
+    assert!(pending.is_empty(), "every delivery settled");
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 2);
+    assert_eq!(h.entities("HourEntry").await.len(), seeded + 2);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn mixed_batch_reports_only_the_transient_record() {
+    let h = Harness::start().await;
+    h.post(
+        "faults",
+        json!({"operation": "AddNewAccount", "kind": "http503"}),
+    )
+    .await;
+    let good = hours("j-good", "te-good", "1");
+    let poison = "this is { not JSON".to_string();
+    let unknown_user = job(
+        "j-unknown",
+        "te-unknown",
+        "hour_entry.upsert",
+        json!({"user": {"code": "ZZ"}, "case": {"number": 1}, "event_date": "2026-01-20", "hours": "1"}),
+    );
+    // Carol is not a member of the Development phase: Severa answers ValidationException.
+    let not_member = job(
+        "j-member",
+        "te-member",
+        "hour_entry.upsert",
+        json!({"user": {"code": "CC"}, "case": {"number": 1}, "phase": {"name": "Development"},
+               "event_date": "2026-01-20", "hours": "1"}),
+    );
+    let transient = job(
+        "j-transient",
+        "acc-1",
+        "account.upsert",
+        json!({"name": "Transient Oy", "number": 4242}),
+    );
+    let records = h
+        .enqueue(
+            &[
+                good.clone(),
+                poison.clone(),
+                unknown_user.clone(),
+                not_member.clone(),
+                transient,
+            ],
+            1,
+        )
+        .await;
+    let response = h.handle_and_finish(records.clone()).await;
+    assert_eq!(failed_ids(&response), vec![id_of(&records[4])]);
+
+    // The good one was applied.
+    assert!(
+        h.table
+            .lookup(&hour_key("te-good"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Poison and permanent ones are in the DLQ with their reasons and original bodies.
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 3, "{dlq:?}");
+    let by_body = |body: &str| {
+        dlq.iter()
+            .find(|m| m.body.as_deref() == Some(body))
+            .unwrap_or_else(|| panic!("{body} in the DLQ"))
+    };
+    let m = by_body(&poison);
+    assert_eq!(dlq_attr(m, "error_type"), "MalformedJob");
+    assert_eq!(dlq_attr(m, "attempts"), "1");
+    assert!(!dlq_attr(m, "first_failure_at").is_empty());
+    let m = by_body(&unknown_user);
+    assert_eq!(dlq_attr(m, "error_type"), "UnresolvedReference");
+    assert!(
+        dlq_attr(m, "error_message").contains("user with code ZZ"),
+        "{}",
+        dlq_attr(m, "error_message")
+    );
+    assert_eq!(dlq_attr(m, "job_id"), "j-unknown");
+    assert_eq!(dlq_attr(m, "correlation_id"), "wh-j-unknown");
+    assert_eq!(dlq_attr(m, "source"), "toggl");
+    assert_eq!(dlq_attr(m, "kind"), "hour_entry.upsert");
+    let m = by_body(&not_member);
+    assert_eq!(dlq_attr(m, "error_type"), "ValidationException");
+    assert!(dlq_attr(m, "error_message").contains("not a member"));
+
+    // Received with a 1 s visibility: after it, only a changed visibility keeps the transient
+    // record hidden, and the permanent ones were deleted.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(h.visible_jobs().await.is_empty());
+    let attrs = h
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&h.queue_url)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .unwrap();
+    let hidden = attrs
+        .attributes
+        .unwrap_or_default()
+        .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .cloned();
+    assert_eq!(hidden.as_deref(), Some("1"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn severa_failing_three_times_then_recovering_applies_once() {
+    let h = Harness::start().await;
+    h.post(
+        "faults",
+        json!({"operation": "AddNewHourEntry", "kind": "http503", "times": 3}),
+    )
+    .await;
+    let records = h.enqueue(&[hours("j-flaky", "te-flaky", "3")], 30).await;
+    let mut delivery = records[0].clone();
+    let mut failures = 0;
+    for _ in 0..6 {
+        let response = h.handle(vec![delivery.clone()]).await;
+        if response.batch_item_failures.is_empty() {
+            break;
+        }
+        failures += 1;
+        delivery = redelivered(&delivery);
+    }
+    assert_eq!(failures, 3);
+    let adds = h.calls("AddNewHourEntry").await;
+    assert_eq!(adds.len(), 4);
+    assert_eq!(
+        adds.iter().filter(|r| r["injected"] == "http503").count(),
+        3
+    );
+    let guid = h
+        .table
+        .lookup(&hour_key("te-flaky"))
+        .await
+        .unwrap()
+        .expect("mapped");
+    assert!(h.entities("HourEntry").await.contains_key(&guid));
+
+    // One more delivery (Lambda's delete lost, say) is a duplicate: no Severa write.
+    let response = h.handle(vec![redelivered(&delivery)]).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 4);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_regenerated_key_is_picked_up_after_one_refresh() {
+    let h = Harness::start().await;
+    let first = h.enqueue(&[hours("j-key-1", "te-key-1", "1")], 30).await;
+    assert!(h.handle(first).await.batch_item_failures.is_empty());
+    assert_eq!(h.secret_reads(), 1);
+
+    let new_key = h.post("keys/regenerate", json!({})).await["api_key"]
+        .as_str()
+        .expect("new key")
+        .to_string();
+    h.secrets_client
+        .put_secret_value()
+        .secret_id(&h.secret_id)
+        .secret_string(&new_key)
+        .send()
+        .await
+        .unwrap();
+    h.clear_requests().await;
+
+    // The cache still holds the old key (TTL 5 min): one auth fault, one refresh, one retry.
+    let records = h
+        .enqueue(
+            &[
+                hours("j-key-2", "te-key-2", "1"),
+                hours("j-key-3", "te-key-3", "1"),
+            ],
+            30,
+        )
+        .await;
+    let response = h.handle(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(h.secret_reads(), 2, "exactly one refresh");
+    let log = h.requests().await;
+    let auth_faults = log
+        .iter()
+        .filter(|r| r["fault"] == "AuthenticationFailureException")
+        .count();
+    assert!((1..=2).contains(&auth_faults), "{auth_faults}");
+    let added = h
+        .calls("AddNewHourEntry")
+        .await
+        .into_iter()
+        .filter(|r| r["fault"].is_null())
+        .count();
+    assert_eq!(added, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_rejected_after_the_refresh_is_retried_not_dead_lettered() {
+    let h = Harness::start().await;
+    h.post("keys/regenerate", json!({})).await;
+    let records = h.enqueue(&[hours("j-rejected", "te-rej", "1")], 30).await;
+    let response = h.handle(records.clone()).await;
+    assert_eq!(failed_ids(&response), vec![id_of(&records[0])]);
+    assert_eq!(h.secret_reads(), 2, "initial read and one refresh");
+    assert!(h.dlq_messages().await.is_empty());
+    // The claim was released: a retry with a fixed secret is not blocked by the lock.
+    let claim = h.table.claim("j-rejected", deadline()).await.unwrap();
+    assert_eq!(claim, bridge::ports::Claim::Acquired);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_reference_is_dead_lettered_and_unknown_delete_is_a_no_op() {
+    let h = Harness::start().await;
+    let unknown_phase = job(
+        "j-phase",
+        "te-phase",
+        "hour_entry.upsert",
+        json!({"user": {"email": "ALICE.ANDERSSON@demo-oy.example"}, "case": {"number": 1},
+               "phase": {"name": "Deployment"}, "event_date": "2026-01-20", "hours": "1"}),
+    );
+    let records = h
+        .enqueue(
+            &[
+                unknown_phase.clone(),
+                delete_hours("j-del", "never-created"),
+            ],
+            30,
+        )
+        .await;
+    let response = h.handle_and_finish(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].body.as_deref(), Some(unknown_phase.as_str()));
+    assert_eq!(dlq_attr(&dlq[0], "error_type"), "UnresolvedReference");
+    assert!(
+        dlq_attr(&dlq[0], "error_message").contains("phase named 'Deployment' in case 1"),
+        "{}",
+        dlq_attr(&dlq[0], "error_message")
+    );
+    assert!(h.calls("DeleteHourEntry").await.is_empty());
+    assert!(h.calls("AddNewHourEntry").await.is_empty());
+    // The no-op delete is a completed job: delivered again, it is a duplicate.
+    assert_eq!(
+        h.table.claim("j-del", deadline()).await.unwrap(),
+        bridge::ports::Claim::Completed { severa_guid: None }
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_entry_deleted_in_severa_is_added_anew_on_update() {
+    let h = Harness::start().await;
+    let create = h.enqueue(&[hours("j-a", "te-gone", "1")], 30).await;
+    assert!(h.handle(create).await.batch_item_failures.is_empty());
+    let old = h.table.lookup(&hour_key("te-gone")).await.unwrap().unwrap();
+    // A person deletes it in Severa.
+    let client = severa::SeveraClient::new(
+        severa::SeveraConfig::with_endpoint(h.sim.endpoint()),
+        severa::ApiKey::new(severa_sim::DEFAULT_API_KEY),
+    )
+    .unwrap();
+    assert!(client.delete_hour_entry(&old).await.unwrap().value);
+
+    let update = h.enqueue(&[hours("j-b", "te-gone", "4")], 30).await;
+    assert!(h.handle(update).await.batch_item_failures.is_empty());
+    let new = h.table.lookup(&hour_key("te-gone")).await.unwrap().unwrap();
+    assert_ne!(new, old);
+    assert!(h.entities("HourEntry").await.contains_key(&new));
+
+    // A delete of an entry already gone in Severa counts as done.
+    assert!(client.delete_hour_entry(&new).await.unwrap().value);
+    let delete = h.enqueue(&[delete_hours("j-c", "te-gone")], 30).await;
+    assert!(h.handle(delete).await.batch_item_failures.is_empty());
+    assert_eq!(h.table.lookup(&hour_key("te-gone")).await.unwrap(), None);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn account_contact_case_and_user_jobs() {
+    let h = Harness::start().await;
+    let jobs = [
+        job(
+            "j-acc",
+            "crm-acc-1",
+            "account.upsert",
+            json!({"name": "Bridge Test Oy", "number": 5001, "email": "info@bridge.example",
+                   "address": {"line1": "Katu 1", "city": "Helsinki", "country_code": "FI"}}),
+        ),
+        job(
+            "j-user",
+            "hr-7",
+            "user.create",
+            json!({"first_name": "Eve", "last_name": "Example", "email": "eve@demo-oy.example",
+                   "code": "EE", "business_unit_guid": fixture::BUSINESS_UNIT_GUID}),
+        ),
+    ];
+    let records = h.enqueue(&jobs, 30).await;
+    let response = h.handle(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let account_key = ExternalKey {
+        source: "toggl".into(),
+        entity: "account".into(),
+        external_id: "crm-acc-1".into(),
+    };
+    let account = h
+        .table
+        .lookup(&account_key)
+        .await
+        .unwrap()
+        .expect("account mapped");
+    assert_eq!(
+        h.entities("Account").await[&account]["Name"],
+        "Bridge Test Oy"
+    );
+
+    let jobs = [
+        job(
+            "j-con",
+            "crm-con-1",
+            "contact.upsert",
+            json!({"account": {"number": 5001}, "first_name": "Ann", "last_name": "Other",
+                   "email": "ann@bridge.example"}),
+        ),
+        job(
+            "j-case",
+            "crm-case-1",
+            "case.create",
+            json!({"name": "Bridge project", "account": {"name": "bridge test oy"},
+                   "owner": {"code": "EE"}, "currency": "EUR"}),
+        ),
+        job(
+            "j-off",
+            "hr-7",
+            "user.deactivate",
+            json!({"user": {"email": "eve@demo-oy.example"}}),
+        ),
+    ];
+    let records = h.enqueue(&jobs, 30).await;
+    let response = h.handle(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert!(h.dlq_messages().await.is_empty());
+    let contacts = h.entities("Contact").await;
+    let contact = contacts
+        .values()
+        .find(|c| c["FirstName"] == "Ann")
+        .expect("contact");
+    assert_eq!(contact["AccountGUID"], account.as_str());
+    let cases = h.entities("Case").await;
+    let case = cases
+        .values()
+        .find(|c| c["Name"] == "Bridge project")
+        .expect("case");
+    assert_eq!(case["AccountGUID"], account.as_str());
+    let users = h.entities("User").await;
+    let eve = users
+        .values()
+        .find(|u| u["Email"] == "eve@demo-oy.example")
+        .expect("user");
+    assert_eq!(eve["IsActive"], "false");
+    assert_eq!(case["CaseOwnerUserGUID"], eve["GUID"]);
+
+    // A repeated case.create for the same external id (new job id) does not open a second case.
+    let again = h
+        .enqueue(
+            &[job(
+                "j-case-2",
+                "crm-case-1",
+                "case.create",
+                json!({"name": "Bridge project", "account": {"number": 5001},
+                       "owner": {"code": "EE"}, "currency": "EUR"}),
+            )],
+            30,
+        )
+        .await;
+    assert!(h.handle(again).await.batch_item_failures.is_empty());
+    assert_eq!(h.calls("AddNewCase").await.len(), 1);
+    h.stop().await;
+}
+
+/// An id map that panics for one external id: the panic stays with that record.
+struct PanickingIdMap(Arc<dyn IdMap>);
+
+#[async_trait]
+impl IdMap for PanickingIdMap {
+    async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError> {
+        if key.external_id == "boom" {
+            panic!("test panic in the id map");
+        }
+        self.0.lookup(key).await
+    }
+    async fn record(&self, key: &ExternalKey, guid: &str) -> Result<(), PortError> {
+        self.0.record(key, guid).await
+    }
+    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
+        self.0.forget(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_record_fails_alone() {
+    let h = Harness::start_with(test_settings(), |mut ports| {
+        ports.id_map = Arc::new(PanickingIdMap(ports.id_map));
+        ports
+    })
+    .await;
+    let records = h
+        .enqueue(
+            &[hours("j-ok", "te-ok", "1"), hours("j-boom", "boom", "1")],
+            30,
+        )
+        .await;
+    let response = h.handle(records.clone()).await;
+    assert_eq!(failed_ids(&response), vec![id_of(&records[1])]);
+    assert!(h.table.lookup(&hour_key("te-ok")).await.unwrap().is_some());
+    // The panicked job's claim was released, so its retry is not locked out.
+    assert_eq!(
+        h.table.claim("j-boom", deadline()).await.unwrap(),
+        bridge::ports::Claim::Acquired
+    );
+    h.stop().await;
+}
