@@ -323,37 +323,8 @@ impl<R: BufRead> XmlIn<R> {
         }
     }
 
-    /// Like [`Self::next_child`] without resolving the element's namespace (`ns` is
-    /// `KnownNs::Other`): for entity members, which are matched by local name only. Scopes are
-    /// still tracked, so `i:nil` and later elements resolve correctly.
-    pub fn next_member(&mut self) -> Result<Option<Child>, WireError> {
-        if self.pending_empty {
-            self.pending_empty = false;
-            return Ok(None);
-        }
-        loop {
-            let event = read_event(&mut self.reader, &mut self.scopes, &mut self.buf)?;
-            let (start, empty) = match event {
-                Event::Start(start) => (start, false),
-                Event::Empty(start) => (start, true),
-                Event::End(_) => return Ok(None),
-                Event::Eof => return Err(WireError::Truncated),
-                _ => continue,
-            };
-            self.name.clear();
-            self.name
-                .extend_from_slice(start.local_name().as_ref().as_bytes());
-            let nil = is_nil(&self.scopes.resolver, &start);
-            self.pending_empty = empty;
-            return Ok(Some(Child {
-                nil,
-                empty,
-                ns: KnownNs::Other,
-            }));
-        }
-    }
-
-    /// Like [`Self::next_member`], matching the member's local name against `members` straight
+    /// Like [`Self::next_child`] for entity members (matched by local name only, so no
+    /// namespace is resolved), matching the member's local name against `members` straight
     /// from the event (trying `members[expected]` first) instead of copying it into
     /// [`Self::name`]: the index of the match, or `None` for an unknown member.
     #[inline]
