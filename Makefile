@@ -1,13 +1,14 @@
 # severa-bridge — single entry point. `make demo` and `make test` are the README's two commands.
 SHELL := /bin/bash
 
-.PHONY: demo test sim bench fmt lint help
+.PHONY: demo test sim bench bench-worker coldstart fmt lint help
 
 help:
 	@echo "make demo   - build, start the Severa simulator and drive it with bridgectl (local, no AWS)"
 	@echo "make test   - fmt check, clippy -D warnings, all tests, end-to-end smoke against severa-sim"
 	@echo "make sim    - run severa-sim on 127.0.0.1:8642 in the foreground"
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
+	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
 
 demo:
 	@scripts/demo.sh
@@ -20,6 +21,9 @@ sim:
 
 bench:
 	cargo bench -p severa --bench parse
+
+bench-worker:
+	cargo bench -p bridge --bench worker_throughput
 
 fmt:
 	cargo fmt --all

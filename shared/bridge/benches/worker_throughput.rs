@@ -1,0 +1,565 @@
+//! Worker throughput: hour-entry jobs through [`Worker::handle`] against `severa-sim` on
+//! loopback, next to the simulator's raw capacity measured in the same run (the same
+//! `AddNewHourEntry` calls sent straight from a load loop with the same number in flight).
+//!
+//! What is real: the worker (parsing, idempotency and id-map calls, reference resolution with
+//! its cache, the typed Severa client, one JSON log line per job), HTTP over loopback, and the
+//! simulator, which runs in a child process (this executable started again in the simulator
+//! role) so that this process's CPU time is the client side only.
+//!
+//! What is not: the queue, the table and the secret store are in-memory adapters behind the
+//! same ports. That is deliberate: the benchmark asks what the worker itself costs per job.
+//! moto would measure moto (a Python server), and in AWS those calls are network round trips
+//! that overlap across the records of a batch, not CPU of ours.
+//!
+//! Per-job overhead = (CPU of the worker run − CPU of the raw run) / jobs, with the process's
+//! `getrusage` user + system time; both runs make the same Severa calls through the same client.
+//!
+//! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
+//! `JOBS` (default 10000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS` (default 3).
+//! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use bridge::ports::{
+    Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError,
+    ReceivedMessages, SecretSource,
+};
+use bridge::secrets::SecretCache;
+use bridge::worker::{SeveraSettings, Worker, WorkerPorts, WorkerSettings};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::{Value as Json, json};
+use severa::entities::HourEntry;
+use severa::{ApiKey, SeveraClient, SeveraConfig, WireDateTime};
+use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig, fixture};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROLE_VAR: &str = "WORKER_BENCH_ROLE";
+const DESCRIPTION: &str = "worker throughput bench";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
+fn main() {
+    if std::env::var(ROLE_VAR).as_deref() == Ok("sim") {
+        run_simulator();
+        return;
+    }
+    // `cargo test --benches` / `cargo bench -- --list` style probes pass flags; only run on
+    // `cargo bench` (which passes `--bench`) or when started by hand without arguments.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() && !args.iter().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(bench());
+}
+
+// ---------------------------------------------------------------------------------------------
+// simulator role
+
+/// Child process: serve the simulator on an ephemeral loopback port, print its address, and
+/// stop when the parent closes stdin (also when the parent dies).
+fn run_simulator() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let config = SimConfig {
+            daily_quota: u64::MAX / 2,
+            ..SimConfig::default()
+        };
+        let sim = RunningSim::start(config).await.expect("simulator starts");
+        println!("{}", sim.addr);
+        let _ = std::io::stdout().flush();
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while std::io::stdin().read_line(&mut sink).unwrap_or(0) > 0 {}
+        })
+        .await;
+        sim.shutdown().await;
+    });
+}
+
+struct SimProcess {
+    child: Child,
+    addr: String,
+}
+
+impl SimProcess {
+    fn start() -> Self {
+        let exe = std::env::current_exe().expect("own executable");
+        let mut child = Command::new(exe)
+            .env(ROLE_VAR, "sim")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("simulator process");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("simulator address");
+        SimProcess {
+            child,
+            addr: line.trim().to_string(),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}/webservice/S3/API.svc", self.addr)
+    }
+
+    fn admin(&self, path: &str) -> String {
+        format!("http://{}/__admin{path}", self.addr)
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// in-memory adapters (see the module comment for why)
+
+#[derive(Default)]
+struct MemoryTable {
+    claims: Mutex<HashMap<String, Claim>>,
+    ids: Mutex<HashMap<ExternalKey, String>>,
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryTable {
+    async fn claim(&self, key: &str, lock_until: DateTime<Utc>) -> Result<Claim, PortError> {
+        let mut claims = self.claims.lock().expect("claims");
+        match claims.get(key) {
+            Some(done @ Claim::Completed { .. }) => Ok(done.clone()),
+            Some(Claim::InProgress { until }) if *until > Utc::now() => {
+                Ok(Claim::InProgress { until: *until })
+            }
+            _ => {
+                claims.insert(key.to_string(), Claim::InProgress { until: lock_until });
+                Ok(Claim::Acquired)
+            }
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        severa_guid: Option<&str>,
+        _ttl: Duration,
+    ) -> Result<(), PortError> {
+        let done = Claim::Completed {
+            severa_guid: severa_guid.map(str::to_string),
+        };
+        self.claims
+            .lock()
+            .expect("claims")
+            .insert(key.to_string(), done);
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.claims.lock().expect("claims").remove(key);
+        Ok(())
+    }
+
+    async fn first_sighting(&self, key: &str, _ttl: Duration) -> Result<bool, PortError> {
+        let mut claims = self.claims.lock().expect("claims");
+        Ok(claims
+            .insert(format!("seen#{key}"), Claim::Acquired)
+            .is_none())
+    }
+}
+
+#[async_trait]
+impl IdMap for MemoryTable {
+    async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError> {
+        Ok(self.ids.lock().expect("ids").get(key).cloned())
+    }
+    async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        self.ids
+            .lock()
+            .expect("ids")
+            .insert(key.clone(), severa_guid.to_string());
+        Ok(())
+    }
+    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
+        self.ids.lock().expect("ids").remove(key);
+        Ok(())
+    }
+}
+
+/// Counts what the worker asks of the queues: a clean run asks nothing.
+#[derive(Default)]
+struct MemoryQueues {
+    delays: AtomicUsize,
+    deletes: AtomicUsize,
+    dead_lettered: AtomicUsize,
+}
+
+#[async_trait]
+impl ReceivedMessages for MemoryQueues {
+    async fn delay(&self, _receipt: &str, _seconds: i32) -> Result<(), PortError> {
+        self.delays.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    async fn delete(&self, _receipt: &str) -> Result<(), PortError> {
+        self.deletes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageSink for MemoryQueues {
+    async fn send(&self, _message: &OutgoingMessage) -> Result<String, PortError> {
+        let n = self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        Ok(format!("dlq-{n}"))
+    }
+}
+
+struct StaticKey;
+
+#[async_trait]
+impl SecretSource for StaticKey {
+    async fn current(&self, _secret_id: &str) -> Result<SecretString, PortError> {
+        Ok(SecretString::from(DEFAULT_API_KEY))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the two workloads
+
+fn job_body(run: usize, n: usize) -> String {
+    json!({
+        "schema_version": 1,
+        "job_id": format!("bench-{run}-{n}"),
+        "source": "toggl",
+        "external_id": format!("te-{run}-{n}"),
+        "occurred_at": "2026-01-20T10:00:00Z",
+        "correlation_id": format!("wh-{run}-{n}"),
+        "kind": "hour_entry.upsert",
+        "payload": {
+            "user": {"code": "BB"},
+            "case": {"number": fixture::CASE_WEBSHOP_NUMBER},
+            "phase": {"name": "Development"},
+            "event_date": "2026-01-20",
+            "hours": "1.25",
+            "description": DESCRIPTION,
+        },
+    })
+    .to_string()
+}
+
+fn record(body: String, n: usize) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(format!("msg-{n}"));
+    record.receipt_handle = Some(format!("receipt-{n}"));
+    record.body = Some(body);
+    record.attributes = HashMap::from([("ApproximateReceiveCount".into(), "1".into())]);
+    record.event_source = Some("aws:sqs".into());
+    record
+}
+
+fn event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Measured {
+    fn jobs_per_second(&self, jobs: usize) -> f64 {
+        jobs as f64 / self.wall.as_secs_f64()
+    }
+}
+
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// The simulator's capacity as this client sees it: `in_flight` tasks each sending the next
+/// `AddNewHourEntry` until `jobs` are sent, with GUIDs resolved beforehand.
+async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
+    let client = Arc::new(
+        SeveraClient::new(
+            SeveraConfig {
+                endpoint: sim.endpoint(),
+                ..SeveraConfig::default()
+            },
+            ApiKey::new(DEFAULT_API_KEY),
+        )
+        .expect("client"),
+    );
+    // What the worker's resolution of the job's references arrives at.
+    let entry = HourEntry {
+        user_guid: Some(fixture::USER_BOB_GUID.to_string()),
+        phase_guid: Some(fixture::PHASE_WEBSHOP_DEV_GUID.to_string()),
+        work_type_guid: Some(fixture::WORKTYPE_DEV_GUID.to_string()),
+        event_date: Some(WireDateTime::date(
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 20).expect("date"),
+        )),
+        quantity: Some(Decimal::new(125, 2)),
+        description: Some(DESCRIPTION.to_string()),
+        ..Default::default()
+    };
+    // Warm like the worker: connections open (one per in-flight call), first call made.
+    let warm: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (client, entry) = (client.clone(), entry.clone());
+            tokio::spawn(async move { client.add_new_hour_entry(&entry).await.map(|_| ()) })
+        })
+        .collect();
+    for task in warm {
+        task.await.expect("warm task").expect("warm-up add");
+    }
+    let next = Arc::new(AtomicUsize::new(in_flight));
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (client, entry, next) = (client.clone(), entry.clone(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < jobs + in_flight {
+                    client.add_new_hour_entry(&entry).await.expect("raw add");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("raw task");
+    }
+    Measured {
+        wall: started.elapsed(),
+        cpu: process_cpu() - cpu,
+    }
+}
+
+/// The worker as Lambda drives it: batches of `batch` records, `in_flight / batch` batches
+/// handled at once (instances), records of a batch concurrently. One warm `Worker`.
+async fn worker_run(
+    sim: &SimProcess,
+    run: usize,
+    jobs: usize,
+    in_flight: usize,
+    batch: usize,
+) -> Measured {
+    let table = Arc::new(MemoryTable::default());
+    let queues = Arc::new(MemoryQueues::default());
+    let ports = WorkerPorts {
+        queue: queues.clone(),
+        dlq: queues.clone(),
+        idempotency: table.clone(),
+        id_map: table.clone(),
+        secrets: Arc::new(SecretCache::new(
+            Arc::new(StaticKey),
+            bridge::secrets::DEFAULT_TTL,
+        )),
+    };
+    let severa = SeveraSettings {
+        secret_id: "severa-key".into(),
+        endpoint: Some(sim.endpoint()),
+        config: SeveraConfig::default(),
+    };
+    let settings = WorkerSettings {
+        concurrency: batch,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(ports, severa, settings);
+
+    // Warm the instance as a deployed worker is warm: client built, key read, references resolved.
+    let warm = worker
+        .handle(
+            event(vec![record(job_body(run, usize::MAX), usize::MAX)]),
+            Utc::now() + chrono::Duration::minutes(15),
+        )
+        .await;
+    assert!(warm.batch_item_failures.is_empty(), "warm-up job failed");
+
+    let batches: Vec<Vec<SqsMessage>> = (0..jobs)
+        .map(|n| record(job_body(run, n), n))
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(<[SqsMessage]>::to_vec)
+        .collect();
+    let queue = Arc::new(Mutex::new(batches.into_iter()));
+    let instances = (in_flight / batch).max(1);
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..instances)
+        .map(|_| {
+            let (worker, queue) = (worker.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut failures = 0;
+                loop {
+                    let Some(records) = queue.lock().expect("queue").next() else {
+                        break;
+                    };
+                    let deadline = Utc::now() + chrono::Duration::minutes(15);
+                    let response = worker.handle(event(records), deadline).await;
+                    failures += response.batch_item_failures.len();
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures = 0;
+    for task in tasks {
+        failures += task.await.expect("instance task");
+    }
+    let measured = Measured {
+        wall: started.elapsed(),
+        cpu: process_cpu() - cpu,
+    };
+    assert_eq!(failures, 0, "records reported for retry");
+    assert_eq!(
+        queues.dead_lettered.load(Ordering::Relaxed),
+        0,
+        "records dead-lettered"
+    );
+    assert_eq!(queues.delays.load(Ordering::Relaxed), 0, "retry delays set");
+    assert_eq!(
+        table.ids.lock().expect("ids").len(),
+        jobs + 1,
+        "every job mapped to one Severa entry"
+    );
+    measured
+}
+
+async fn hour_entries_in_sim(http: &reqwest::Client, sim: &SimProcess) -> usize {
+    let body = http
+        .get(sim.admin("/state"))
+        .send()
+        .await
+        .expect("state")
+        .bytes()
+        .await
+        .expect("state body");
+    let state: Json = serde_json::from_slice(&body).expect("state json");
+    state["entities"]["HourEntry"]
+        .as_object()
+        .map(|entries| {
+            entries
+                .values()
+                .filter(|e| e["Description"] == DESCRIPTION)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+async fn reset(http: &reqwest::Client, sim: &SimProcess) {
+    let status = http
+        .post(sim.admin("/reset"))
+        .send()
+        .await
+        .expect("reset")
+        .status();
+    assert!(status.is_success(), "simulator reset: {status}");
+}
+
+async fn bench() {
+    severa::install_crypto_provider();
+    // Production logging: one JSON line per job, formatted and written (here into a sink).
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+
+    let jobs = env_usize("JOBS", 10_000);
+    let in_flight = env_usize("IN_FLIGHT", 16);
+    let batch = env_usize("BATCH", 10).min(in_flight);
+    let rounds = env_usize("ROUNDS", 3);
+    let sim = SimProcess::start();
+    let http = reqwest::Client::new();
+    println!(
+        "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight, SQS batches of {batch}, {rounds} rounds; simulator pid {}",
+        sim.child.id()
+    );
+    println!(
+        "{:>5} | {:>12} | {:>12} | {:>7} | {:>14} | {:>14} | {:>14}",
+        "round",
+        "raw jobs/s",
+        "worker jobs/s",
+        "ratio",
+        "raw CPU/job",
+        "worker CPU/job",
+        "overhead/job"
+    );
+    let mut ratios = Vec::new();
+    let mut overheads = Vec::new();
+    for round in 0..rounds {
+        reset(&http, &sim).await;
+        let raw = raw_run(&sim, jobs, in_flight).await;
+        assert_eq!(
+            hour_entries_in_sim(&http, &sim).await,
+            jobs + in_flight,
+            "raw run: entries in the simulator (plus the warm-up calls)"
+        );
+
+        reset(&http, &sim).await;
+        let worker = worker_run(&sim, round, jobs, in_flight, batch).await;
+        assert_eq!(
+            hour_entries_in_sim(&http, &sim).await,
+            jobs + 1,
+            "worker run: every job applied once (plus the warm-up job)"
+        );
+
+        let per_job = |m: &Measured| m.cpu.as_secs_f64() * 1e6 / jobs as f64;
+        let ratio = worker.jobs_per_second(jobs) / raw.jobs_per_second(jobs);
+        let overhead = per_job(&worker) - per_job(&raw);
+        ratios.push(ratio);
+        overheads.push(overhead);
+        println!(
+            "{:>5} | {:>12.0} | {:>12.0} | {:>6.1}% | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs",
+            round + 1,
+            raw.jobs_per_second(jobs),
+            worker.jobs_per_second(jobs),
+            ratio * 100.0,
+            per_job(&raw),
+            per_job(&worker),
+            overhead,
+        );
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "median: worker at {:.1}% of the simulator's raw capacity (target ≥ 80%); worker overhead {:.0} µs CPU per job (target ≪ 1000 µs)",
+        median(&mut ratios) * 100.0,
+        median(&mut overheads)
+    );
+}
