@@ -9,6 +9,7 @@ help:
 	@echo "make sim    - run severa-sim on 127.0.0.1:8642 in the foreground"
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
+	@echo "make coldstart - release binaries: time to 'ready for the first event' and RSS"
 
 demo:
 	@scripts/demo.sh
@@ -24,6 +25,10 @@ bench:
 
 bench-worker:
 	cargo bench -p bridge --bench worker_throughput
+
+coldstart:
+	cargo build --release --locked -p webhook -p worker
+	python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
 
 fmt:
 	cargo fmt --all

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Cold start of the function binaries: time from exec to "ready for the first event" and RSS then.
+
+A Lambda function is ready when it asks the Runtime API for its first event
+(`GET /2018-06-01/runtime/invocation/next`). This script serves that API on 127.0.0.1 (the same
+endpoints cargo-lambda's emulator serves; a stand-in because the emulator cannot timestamp the
+request), starts each release binary with the environment Lambda gives it, and records
+
+- ready: exec -> first `next` request (init: config, tracing, AWS SDK config, clients);
+- RSS: VmRSS of the process at that moment (and its peak so far, VmHWM);
+- first answer: exec -> the response to a first event that needs no network (the webhook gets
+  a GET, answered 405; the worker an empty SQS batch).
+
+Usage: scripts/coldstart.py BIN_DIR [RUNS]   (make coldstart builds and runs it)
+Reports; fails only if a function does not start or answers wrongly, never on timing.
+"""
+
+import http.server
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+READY_TARGET_MS = 25
+RSS_TARGET_MIB = 25
+
+
+def webhook_event():
+    """A Function URL (HTTP API v2) event: GET on the webhook path, which needs no network."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/webhooks/toggl",
+        "rawQueryString": "",
+        "headers": {"host": "example.lambda-url.eu-west-1.on.aws"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "coldstart",
+            "domainName": "example.lambda-url.eu-west-1.on.aws",
+            "domainPrefix": "example",
+            "http": {
+                "method": "GET",
+                "path": "/webhooks/toggl",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "coldstart",
+            },
+            "requestId": "coldstart",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "29/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1795860000000,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+FUNCTIONS = {
+    "webhook": {
+        "env": {
+            "JOB_QUEUE_URL": "http://127.0.0.1:9/000000000000/jobs",
+            "TABLE_NAME": "severa-bridge",
+            "SOURCES_FILE": str(ROOT / "examples" / "sources.json"),
+        },
+        "event": webhook_event(),
+        "expect": lambda answer: answer.get("statusCode") == 405,
+    },
+    "worker": {
+        "env": {
+            "JOB_QUEUE_URL": "http://127.0.0.1:9/000000000000/jobs",
+            "DLQ_URL": "http://127.0.0.1:9/000000000000/jobs-dlq",
+            "TABLE_NAME": "severa-bridge",
+            "SEVERA_SECRET_ID": "severa-bridge/severa-api-key",
+        },
+        "event": {"Records": []},
+        "expect": lambda answer: answer.get("batchItemFailures") == [],
+    },
+}
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """One function process's Runtime API: hands out one event, records the timeline."""
+
+    daemon_threads = True
+
+    def __init__(self, event):
+        super().__init__(("127.0.0.1", 0), RuntimeHandler)
+        self.event = json.dumps(event).encode()
+        self.pid = None
+        self.ready_ns = None
+        self.rss_kib = None
+        self.hwm_kib = None
+        self.answer_ns = None
+        self.answer = None
+        self.error = None
+        self.nexts = 0
+        self.done = threading.Event()
+
+    def handle_error(self, request, client_address):
+        # The function process is killed while its second `next` waits: broken pipes are expected.
+        pass
+
+
+def memory_kib(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0])
+    return fields.get("VmRSS"), fields.get("VmHWM")
+
+
+class RuntimeHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        api = self.server
+        if not self.path.endswith("/runtime/invocation/next"):
+            return self.reply(404)
+        api.nexts += 1
+        if api.nexts == 1:
+            api.ready_ns = time.perf_counter_ns()
+            api.rss_kib, api.hwm_kib = memory_kib(api.pid)
+            deadline_ms = int(time.time() * 1000) + 30_000
+            return self.reply(
+                200,
+                api.event,
+                {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": "coldstart-1",
+                    "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:123456789012:function:coldstart",
+                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
+                },
+            )
+        # Second `next`: the function is idle again; keep it waiting until it is stopped.
+        api.done.wait(30)
+        self.reply(503)
+
+    def do_POST(self):
+        api = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.endswith("/response"):
+            api.answer_ns = time.perf_counter_ns()
+            try:
+                api.answer = json.loads(body or b"{}")
+            except ValueError:
+                api.answer = {"unparsable": body[:200].decode(errors="replace")}
+        else:  # /init/error or /invocation/<id>/error
+            api.error = body[:500].decode(errors="replace")
+        self.reply(202, b"{}", {"Content-Type": "application/json"})
+        api.done.set()
+
+
+def lambda_env(name, api_port, extra):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "coldstart",
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "coldstart",
+        "AWS_SECRET_ACCESS_KEY": "coldstart",
+        "AWS_SESSION_TOKEN": "coldstart",
+        "RUST_LOG": "info",
+    }
+    env.update(extra)
+    return env
+
+
+def one_run(name, spec, binary):
+    api = RuntimeApi(spec["event"])
+    server = threading.Thread(target=api.serve_forever, daemon=True)
+    server.start()
+    port = api.server_address[1]
+    started = time.perf_counter_ns()
+    process = subprocess.Popen(
+        [str(binary)],
+        env=lambda_env(name, port, spec["env"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    api.pid = process.pid
+    try:
+        api.done.wait(15)
+    finally:
+        api.done.set()
+        process.kill()  # by PID: the process object we started
+        _, stderr = process.communicate(timeout=10)
+        api.shutdown()
+        api.server_close()
+    if api.error or api.answer is None or not spec["expect"](api.answer):
+        raise SystemExit(
+            f"{name}: no good answer to the first event (answer {api.answer!r}, error {api.error!r}, "
+            f"stderr {stderr[-500:].decode(errors='replace')!r})"
+        )
+    return {
+        "ready_ms": (api.ready_ns - started) / 1e6,
+        "rss_mib": api.rss_kib / 1024,
+        "hwm_mib": api.hwm_kib / 1024,
+        "answer_ms": (api.answer_ns - started) / 1e6,
+    }
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: coldstart.py BIN_DIR [RUNS]")
+    bin_dir = pathlib.Path(sys.argv[1])
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    print(f"cold start over {runs} runs per function ({bin_dir}); median / worst")
+    print(f"{'function':<9} | {'ready (ms)':>13} | {'RSS at ready (MiB)':>19} | {'peak (MiB)':>11} | {'first answer (ms)':>17}")
+    verdicts = []
+    for name, spec in FUNCTIONS.items():
+        binary = bin_dir / name
+        if not binary.is_file():
+            raise SystemExit(f"missing {binary}; build it first (make coldstart does)")
+        one_run(name, spec, binary)  # page cache warm, as on a Lambda host after the first start
+        results = [one_run(name, spec, binary) for _ in range(runs)]
+
+        def pair(key):
+            values = [r[key] for r in results]
+            return statistics.median(values), max(values)
+
+        ready, rss, hwm, answer = (pair(k) for k in ("ready_ms", "rss_mib", "hwm_mib", "answer_ms"))
+        print(
+            f"{name:<9} | {ready[0]:>5.1f} / {ready[1]:>5.1f} | {rss[0]:>8.1f} / {rss[1]:>8.1f} | "
+            f"{hwm[1]:>11.1f} | {answer[0]:>7.1f} / {answer[1]:>7.1f}"
+        )
+        verdicts.append(
+            f"{name}: ready {'<' if ready[0] < READY_TARGET_MS else '>='} {READY_TARGET_MS} ms "
+            f"(median), RSS {'<' if rss[1] < RSS_TARGET_MIB else '>='} {RSS_TARGET_MIB} MiB (worst)"
+        )
+    print("targets: " + "; ".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
