@@ -28,7 +28,8 @@ bench-worker:
 
 coldstart:
 	cargo build --release --locked -p webhook -p worker
-	python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
+	scripts/moto.sh venv
+	PATH="$(CURDIR)/.venv/bin:$$PATH" python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
 
 fmt:
 	cargo fmt --all

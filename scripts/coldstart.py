@@ -11,6 +11,10 @@ request), starts each release binary with the environment Lambda gives it, and r
 - first answer: exec -> the response to a first event that needs no network (the webhook gets
   a GET, answered 405; the worker an empty SQS batch).
 
+With cargo-lambda on PATH (`cargo-lambda`), it also runs each binary under cargo-lambda's own
+emulator (`cargo lambda watch --only-lambda-apis`): exec -> the answer to a first invoke sent right
+after exec, and RSS after it. That figure includes the emulator's own hop.
+
 Usage: scripts/coldstart.py BIN_DIR [RUNS]   (make coldstart builds and runs it)
 Reports; fails only if a function does not start or answers wrongly, never on timing.
 """
@@ -19,11 +23,14 @@ import http.server
 import json
 import os
 import pathlib
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 READY_TARGET_MS = 25
@@ -224,6 +231,85 @@ def one_run(name, spec, binary):
     }
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("cargo lambda watch exited before serving its Runtime API")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"cargo lambda watch did not listen on 127.0.0.1:{port}")
+
+
+def emulator_run(name, spec, binary, port):
+    """exec -> answer of cargo-lambda's emulator to an invoke sent right after exec."""
+    env = lambda_env(name, 0, spec["env"])
+    # The emulator's default function (`_`), as `--only-lambda-apis` prints it.
+    env["AWS_LAMBDA_RUNTIME_API"] = f"http://127.0.0.1:{port}/.rt"
+    env["AWS_LAMBDA_FUNCTION_NAME"] = "_"
+    invoke = urllib.request.Request(
+        f"http://127.0.0.1:{port}/2015-03-31/functions/_/invocations",
+        data=json.dumps(spec["event"]).encode(),
+        method="POST",
+    )
+    started = time.perf_counter_ns()
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with urllib.request.urlopen(invoke, timeout=15) as response:
+            answer = json.loads(response.read() or b"{}")
+        answered = time.perf_counter_ns()
+        _, hwm = memory_kib(process.pid)
+    finally:
+        process.kill()  # by PID: the process object we started
+        _, stderr = process.communicate(timeout=10)
+    if not spec["expect"](answer):
+        raise SystemExit(f"{name} under cargo-lambda: unexpected answer {answer!r} ({stderr[-300:]!r})")
+    return (answered - started) / 1e6, hwm / 1024
+
+
+def under_cargo_lambda(bin_dir, runs):
+    if shutil.which("cargo-lambda") is None:
+        print("cargo-lambda not on PATH: skipping the run under its emulator")
+        return
+    port = free_port()
+    emulator = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, emulator)
+        print("under cargo lambda watch --only-lambda-apis (first answer includes the emulator hop); median / worst")
+        print(f"{'function':<9} | {'first answer (ms)':>17} | {'peak RSS (MiB)':>14}")
+        for name, spec in FUNCTIONS.items():
+            binary = bin_dir / name
+            emulator_run(name, spec, binary, port)
+            results = [emulator_run(name, spec, binary, port) for _ in range(runs)]
+            answers = [r[0] for r in results]
+            peaks = [r[1] for r in results]
+            print(
+                f"{name:<9} | {statistics.median(answers):>7.1f} / {max(answers):>7.1f} | "
+                f"{statistics.median(peaks):>5.1f} / {max(peaks):>5.1f}"
+            )
+    finally:
+        emulator.terminate()  # by PID
+        try:
+            emulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+            emulator.wait()
+
+
 def main():
     if len(sys.argv) < 2:
         raise SystemExit("usage: coldstart.py BIN_DIR [RUNS]")
@@ -253,6 +339,8 @@ def main():
             f"(median), RSS {'<' if rss[1] < RSS_TARGET_MIB else '>='} {RSS_TARGET_MIB} MiB (worst)"
         )
     print("targets: " + "; ".join(verdicts))
+    print()
+    under_cargo_lambda(bin_dir, runs)
 
 
 if __name__ == "__main__":
