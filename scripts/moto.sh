@@ -12,7 +12,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="$ROOT/.venv"
 REQS="$ROOT/requirements-dev.txt"
-STAMP="$VENV/.requirements-dev.sha256"
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -24,23 +23,8 @@ alive() {
   case "$state" in Z*|"") return 1 ;; esac
 }
 
-reqs_hash() { sha256sum "$REQS" | cut -d' ' -f1; }
-
-venv_ready() {
-  [ -x "$VENV/bin/moto_server" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(reqs_hash)" ]
-}
-
 cmd_venv() {
-  venv_ready && return 0
-  # One installer at a time (parallel test binaries or scripts may ask together).
-  mkdir -p "$VENV"
-  exec 9>"$VENV/.install.lock"
-  if command -v flock >/dev/null; then flock 9; fi
-  venv_ready && return 0
-  echo "moto.sh: installing requirements-dev.txt into .venv (about a minute)" >&2
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2
-  reqs_hash >"$STAMP"
+  "$ROOT/scripts/venv.sh" "$VENV" "$REQS"
 }
 
 cmd_start() {
