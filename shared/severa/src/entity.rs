@@ -49,28 +49,49 @@ macro_rules! severa_entity {
             }
         }
 
-        impl $crate::wire::FromWire for $name {
-            fn from_wire<R: std::io::BufRead>(
+        impl $name {
+            /// Reads the members of the element just entered into `self` (left as is for nil).
+            fn decode_into<R: std::io::BufRead>(
+                &mut self,
                 r: &mut $crate::wire::XmlIn<R>,
                 child: $crate::wire::Child,
-            ) -> Result<Self, $crate::wire::WireError> {
-                let mut entity = Self::default();
+            ) -> Result<(), $crate::wire::WireError> {
                 if child.nil {
-                    r.skip()?;
-                    return Ok(entity);
+                    return r.skip();
                 }
                 // Members usually arrive in declaration order: try the next expected one first.
                 let mut expected = 0usize;
                 while let Some((member, found)) = r.next_member_of(Self::MEMBERS, expected)? {
                     match found {
                         Some(index) => {
-                            entity.decode_member(index, r, member)?;
+                            self.decode_member(index, r, member)?;
                             expected = index + 1;
                         }
                         None => r.skip()?,
                     }
                 }
+                Ok(())
+            }
+        }
+
+        impl $crate::wire::FromWire for $name {
+            fn from_wire<R: std::io::BufRead>(
+                r: &mut $crate::wire::XmlIn<R>,
+                child: $crate::wire::Child,
+            ) -> Result<Self, $crate::wire::WireError> {
+                let mut entity = Self::default();
+                entity.decode_into(r, child)?;
                 Ok(entity)
+            }
+
+            fn push_from_wire<R: std::io::BufRead>(
+                r: &mut $crate::wire::XmlIn<R>,
+                child: $crate::wire::Child,
+                items: &mut Vec<Self>,
+            ) -> Result<(), $crate::wire::WireError> {
+                let at = items.len();
+                items.push(Self::default());
+                items[at].decode_into(r, child)
             }
         }
 

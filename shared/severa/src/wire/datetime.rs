@@ -65,7 +65,7 @@ impl FromStr for WireDateTime {
     type Err = DateTimeParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim();
+        let text = super::values::trim(s);
         if let Some(fast) = parse_fixed(text) {
             return Ok(fast);
         }

@@ -5,8 +5,8 @@ use super::tree::Value;
 use super::{NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI};
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{NamespaceError, NamespaceResolver, ResolveResult};
+use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
+use quick_xml::name::{NamespaceError, NamespaceResolver, QName, ResolveResult};
 use std::io::BufRead;
 
 /// Why a response could not be read.
@@ -91,6 +91,19 @@ fn classify(ns: &ResolveResult<'_>) -> KnownNs {
 
 /// Appends what a character or predefined entity reference stands for.
 fn push_reference(text: &mut String, reference: &BytesRef<'_>) -> Result<(), WireError> {
+    // The predefined entities first: they are what escaped text mostly holds.
+    let predefined = match &**reference {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    };
+    if let Some(c) = predefined {
+        text.push(c);
+        return Ok(());
+    }
     match reference.resolve_char_ref() {
         Ok(Some(c)) => text.push(c),
         Ok(None) => {
@@ -105,23 +118,89 @@ fn push_reference(text: &mut String, reference: &BytesRef<'_>) -> Result<(), Wir
     Ok(())
 }
 
+fn is_xsi(ns: &ResolveResult<'_>) -> bool {
+    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NS_XSI)
+}
+
 /// Whether `raw` (an element's raw attributes, usually empty or short) contains `needle`.
 #[inline]
 fn has(raw: &str, needle: &[u8]) -> bool {
-    raw.len() >= needle.len() && raw.as_bytes().windows(needle.len()).any(|w| w == needle)
+    let (raw, Some((&first, _))) = (raw.as_bytes(), needle.split_first()) else {
+        return true;
+    };
+    // Cheaper than `windows(..).any(..)`: most positions fail on their first byte.
+    raw.len() >= needle.len()
+        && raw[..=raw.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == first && raw[i..].starts_with(needle))
 }
 
-/// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
-fn is_nil(resolver: &NamespaceResolver, start: &BytesStart<'_>) -> bool {
-    if !has(start.attributes_raw(), b"nil") {
-        return false;
+/// XML whitespace (the only bytes allowed around attributes).
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The attribute name in `raw` when it is exactly ` name="true"`, the one way WCF writes
+/// `i:nil`; any other shape returns `None` and goes through quick-xml's attribute iterator.
+fn wcf_nil_name(raw: &str) -> Option<&str> {
+    let name = raw.strip_prefix(' ')?.strip_suffix("=\"true\"")?;
+    let plain = !name.is_empty()
+        && !name
+            .bytes()
+            .any(|b| is_xml_space(b) || matches!(b, b'=' | b'"' | b'\''));
+    plain.then_some(name)
+}
+
+/// What an event inside a text member asks for next.
+enum TextStep {
+    /// Keep reading.
+    More,
+    /// A child element started (not expected in a text member): pass over it.
+    Child,
+    /// The member's end tag.
+    End,
+}
+
+/// Appends a text node's content (line ends normalised as XML 1.0 requires).
+#[inline]
+fn push_text(text: &mut String, content: &str) {
+    // Normalisation only changes text that holds a carriage return; skip its call otherwise.
+    if has_cr(content.as_bytes()) {
+        text.push_str(&BytesText::from_escaped(content).xml10_content());
+    } else {
+        text.push_str(content);
     }
-    start.attributes().with_checks(false).flatten().any(|attr| {
-        let (ns, local) = resolver.resolve_attribute(attr.key);
-        local.as_ref() == "nil"
-            && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NS_XSI)
-            && matches!(attr.value.as_ref(), "true" | "1")
-    })
+}
+
+/// The local part of a qualified name (after the first `:`), found with a plain loop: the
+/// prefix is short, so a general byte search costs more than it saves.
+#[inline]
+fn local_part(qname: &[u8]) -> &[u8] {
+    match qname.iter().position(|&b| b == b':') {
+        Some(colon) => &qname[colon + 1..],
+        None => qname,
+    }
+}
+
+/// Whether `bytes` holds a carriage return (the only thing line-end normalisation changes).
+#[inline]
+fn has_cr(bytes: &[u8]) -> bool {
+    bytes.contains(&b'\r')
+}
+
+/// Adds what `event` contributes to a text member's content.
+fn absorb(event: Event<'_>, text: &mut String) -> Result<TextStep, WireError> {
+    match event {
+        Event::Text(t) => push_text(text, &t),
+        Event::CData(t) => text.push_str(&t.xml10_content()),
+        Event::GeneralRef(r) => push_reference(text, &r)?,
+        Event::Start(_) => return Ok(TextStep::Child),
+        Event::End(_) => return Ok(TextStep::End),
+        Event::Eof => return Err(WireError::Truncated),
+        _ => {}
+    }
+    Ok(TextStep::More)
 }
 
 /// Namespace scopes over a plain [`Reader`]: the same bindings `NsReader` would hold, but a
@@ -135,6 +214,11 @@ struct Scopes {
     declared: Vec<usize>,
     /// The last event was `Empty`: its scope closes before the next read.
     pending_pop: bool,
+    /// The attribute prefix (with its `:`, or empty) last seen on `i:nil`, and whether it is
+    /// bound to the XML Schema instance namespace. Only opening or closing a resolver scope
+    /// changes bindings, so both clear it.
+    nil_prefix: String,
+    nil_prefix_is_xsi: Option<bool>,
 }
 
 impl Scopes {
@@ -144,10 +228,12 @@ impl Scopes {
             depth: 0,
             declared: Vec::new(),
             pending_pop: false,
+            nil_prefix: String::new(),
+            nil_prefix_is_xsi: None,
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn open(&mut self, start: &BytesStart<'_>) -> Result<(), WireError> {
         if self.depth >= u16::MAX as usize {
             return Err(xml_error(quick_xml::Error::Namespace(
@@ -160,6 +246,7 @@ impl Scopes {
                 .push(start)
                 .map_err(|e| xml_error(quick_xml::Error::Namespace(e)))?;
             self.declared.push(self.depth);
+            self.nil_prefix_is_xsi = None;
         }
         Ok(())
     }
@@ -169,12 +256,51 @@ impl Scopes {
         if self.declared.last() == Some(&self.depth) {
             self.declared.pop();
             self.resolver.pop();
+            self.nil_prefix_is_xsi = None;
         }
         self.depth = self.depth.saturating_sub(1);
     }
 
     fn classify(&self, start: &BytesStart<'_>) -> KnownNs {
         classify(&self.resolver.resolve_element(start.name()).0)
+    }
+
+    /// `i:nil="true"` (any prefix bound to the XML Schema instance namespace).
+    #[inline(always)]
+    fn is_nil(&mut self, start: &BytesStart<'_>) -> bool {
+        // Most elements carry no attributes at all.
+        !start.attributes_raw().is_empty() && self.is_nil_attr(start)
+    }
+
+    /// [`Self::is_nil`] for an element with attributes.
+    fn is_nil_attr(&mut self, start: &BytesStart<'_>) -> bool {
+        let raw = start.attributes_raw();
+        if !has(raw, b"nil") {
+            return false;
+        }
+        let Some(name) = wcf_nil_name(raw) else {
+            return start.attributes().with_checks(false).flatten().any(|attr| {
+                let (ns, local) = self.resolver.resolve_attribute(attr.key);
+                local.as_ref() == "nil"
+                    && is_xsi(&ns)
+                    && matches!(attr.value.as_ref(), "true" | "1")
+            });
+        };
+        // Split where quick-xml splits a QName: at the first `:`.
+        let (prefix, local) = match name.bytes().position(|b| b == b':') {
+            Some(colon) => (&name[..=colon], &name[colon + 1..]),
+            None => ("", name),
+        };
+        if local != "nil" {
+            return false;
+        }
+        if self.nil_prefix_is_xsi.is_none() || self.nil_prefix != prefix {
+            let (ns, _) = self.resolver.resolve_attribute(QName(name));
+            self.nil_prefix.clear();
+            self.nil_prefix.push_str(prefix);
+            self.nil_prefix_is_xsi = Some(is_xsi(&ns));
+        }
+        self.nil_prefix_is_xsi == Some(true)
     }
 }
 
@@ -317,7 +443,7 @@ impl<R: BufRead> XmlIn<R> {
             self.name.clear();
             self.name
                 .extend_from_slice(start.local_name().as_ref().as_bytes());
-            let nil = is_nil(&self.scopes.resolver, &start);
+            let nil = self.scopes.is_nil(&start);
             self.pending_empty = empty;
             return Ok(Some(Child { nil, empty, ns }));
         }
@@ -346,14 +472,14 @@ impl<R: BufRead> XmlIn<R> {
                 Event::Eof => return Err(WireError::Truncated),
                 _ => continue,
             };
-            let local = start.local_name();
-            let name = local.as_ref().as_bytes();
+            let qname = start.name();
+            let name = local_part(qname.as_ref().as_bytes());
             let found = if members.get(expected).is_some_and(|m| m.as_bytes() == name) {
                 Some(expected)
             } else {
                 members.iter().position(|m| m.as_bytes() == name)
             };
-            let nil = is_nil(&self.scopes.resolver, &start);
+            let nil = self.scopes.is_nil(&start);
             self.pending_empty = empty;
             return Ok(Some((
                 Child {
@@ -371,12 +497,27 @@ impl<R: BufRead> XmlIn<R> {
     /// member) are passed over.
     pub fn read_text(&mut self) -> Result<String, WireError> {
         let mut text = String::new();
+        if self.pending_empty {
+            self.pending_empty = false;
+            return Ok(text);
+        }
+        // One text node is the usual content: copy it once, into a string of its own size.
+        match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
+            Event::End(_) => return Ok(text),
+            Event::Text(t) if !has_cr(t.as_bytes()) => text = String::from(&*t),
+            other => match absorb(other, &mut text)? {
+                TextStep::End => return Ok(text),
+                TextStep::Child => self.skip_open()?,
+                TextStep::More => {}
+            },
+        }
         self.read_text_into(&mut text)?;
         Ok(text)
     }
 
     /// Reads the text of the element just entered and hands it to `f` as a borrowed `&str`
     /// from a reused buffer (scalars need no `String` of their own).
+    #[inline]
     pub fn with_text<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, WireError> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
@@ -385,20 +526,27 @@ impl<R: BufRead> XmlIn<R> {
         result
     }
 
+    /// Appends the content of the element just entered, through its end tag. The usual shapes
+    /// (no content, or one text node) take the first two turns of the loop without leaving it.
+    #[inline]
     fn read_text_into(&mut self, text: &mut String) -> Result<(), WireError> {
         if self.pending_empty {
             self.pending_empty = false;
             return Ok(());
         }
         loop {
-            match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(t) => text.push_str(&t.xml10_content()),
-                Event::GeneralRef(r) => push_reference(text, &r)?,
-                Event::Start(_) => self.skip_open()?,
+            let step = match read_event(&mut self.reader, &mut self.scopes, &mut self.buf)? {
+                Event::Text(t) => {
+                    push_text(text, &t);
+                    TextStep::More
+                }
                 Event::End(_) => return Ok(()),
-                Event::Eof => return Err(WireError::Truncated),
-                _ => {}
+                other => absorb(other, text)?,
+            };
+            match step {
+                TextStep::More => {}
+                TextStep::Child => self.skip_open()?,
+                TextStep::End => return Ok(()),
             }
         }
     }
@@ -456,7 +604,7 @@ impl<R: BufRead> XmlIn<R> {
                     let empty = matches!(event, Event::Empty(_));
                     let (start_name, nil) = match &event {
                         Event::Start(s) | Event::Empty(s) => {
-                            let nil = is_nil(&self.scopes.resolver, s);
+                            let nil = self.scopes.is_nil(s);
                             (s.local_name().as_ref().to_string(), nil)
                         }
                         _ => (String::new(), false),
@@ -489,5 +637,73 @@ impl<R: BufRead> XmlIn<R> {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_wcf_nil_shape_or_steps_aside() {
+        assert_eq!(wcf_nil_name(r#" i:nil="true""#), Some("i:nil"));
+        assert_eq!(wcf_nil_name(r#" nil="true""#), Some("nil"));
+        for other in [
+            "",
+            r#"i:nil="true""#,
+            r#"  i:nil="true""#,
+            r#" i:nil = "true""#,
+            r#" i:nil="1""#,
+            r#" i:nil='true'"#,
+            r#" i:nil="true" "#,
+            r#" a="x" i:nil="true""#,
+            r#" ="true""#,
+        ] {
+            assert_eq!(wcf_nil_name(other), None, "{other:?}");
+        }
+    }
+
+    /// The cached `i:nil` prefix must follow rebinding in nested scopes.
+    #[test]
+    fn nil_follows_prefix_rebinding() {
+        let xml = format!(
+            r#"<r xmlns:i="{NS_XSI}"><a i:nil="true"/><p xmlns:i="urn:other"><b i:nil="true"/><q xmlns:i="{NS_XSI}"><c i:nil="true"/></q><d i:nil="true"/></p><e i:nil="true"/><f j:nil="true" xmlns:j="{NS_XSI}"/><g nil="true"/><h i:nil="false"/><k  i:nil = '1' /><m a="x" i:nil="true"/><n i:nil="true" xmlns:i="urn:other"/></r>"#
+        );
+        let mut r = XmlIn::new(xml.as_bytes());
+        assert!(r.root().is_ok());
+        let mut seen = Vec::new();
+        while r.scopes.depth > 0 {
+            match r.next_child() {
+                Ok(Some(child)) => {
+                    let name = r.name_str();
+                    // Enter the two scopes that rebind `i`; pass over everything else.
+                    if name != "p" && name != "q" {
+                        assert!(r.skip().is_ok());
+                    }
+                    seen.push((name, child.nil));
+                }
+                Ok(None) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let nil: Vec<(&str, bool)> = seen.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        assert_eq!(
+            nil,
+            [
+                ("a", true),
+                ("p", false),
+                ("b", false),
+                ("q", false),
+                ("c", true),
+                ("d", false),
+                ("e", true),
+                ("f", true),
+                ("g", false),
+                ("h", false),
+                ("k", true),
+                ("m", true),
+                ("n", false),
+            ]
+        );
     }
 }
