@@ -180,6 +180,20 @@ impl SeveraCredentials {
     }
 }
 
+impl SeveraCredentials {
+    /// The secret value `parse` reads back: JSON when an endpoint is set, else the plain key.
+    /// Rotation stages a new key in the shape of the current value with this.
+    pub fn to_secret_string(&self) -> SecretString {
+        match &self.endpoint {
+            Some(endpoint) => SecretString::from(
+                serde_json::json!({"api_key": self.api_key.expose(), "endpoint": endpoint})
+                    .to_string(),
+            ),
+            None => SecretString::from(self.api_key.expose().to_string()),
+        }
+    }
+}
+
 fn classify(e: &serde_json::Error) -> &'static str {
     match e.classify() {
         serde_json::error::Category::Syntax => "not valid JSON",
@@ -288,5 +302,18 @@ mod tests {
             SeveraCredentials::parse(&SecretString::from("  ")).unwrap_err(),
             CredentialsError::Empty
         );
+    }
+
+    #[test]
+    fn credentials_round_trip_through_the_secret_value() {
+        for value in [
+            "key-123",
+            r#"{"api_key":"key-456","endpoint":"http://127.0.0.1:8642/webservice/S3/API.svc"}"#,
+        ] {
+            let parsed = SeveraCredentials::parse(&SecretString::from(value)).unwrap();
+            let again = SeveraCredentials::parse(&parsed.to_secret_string()).unwrap();
+            assert_eq!(again.api_key.expose(), parsed.api_key.expose());
+            assert_eq!(again.endpoint, parsed.endpoint);
+        }
     }
 }

@@ -1,0 +1,276 @@
+//! The rotation steps driven as Secrets Manager drives them, against moto (labels and values
+//! through the production adapter) and `severa-sim` (the key test). Each test checks what the
+//! secret's labels and values are afterwards and what Severa received.
+
+mod rotation_support;
+
+use bridge::rotation::{
+    KeyCheck, Operator, OperatorError, RotationError, RotationMode, RotationStep, StepOutcome,
+};
+use rotation_support::*;
+use serde_json::{Value as Json, json};
+use severa::ApiKey;
+use severa_sim::{DEFAULT_API_KEY, fixture};
+use std::time::Duration;
+
+#[tokio::test]
+async fn staged_key_becomes_current_and_every_step_is_idempotent() {
+    let s = Setup::start().await;
+    let old_version = s.version_with("AWSCURRENT").await.expect("current version");
+    let new_key = s.regenerate_key().await;
+    let token = s.stage(&new_key).await;
+    let rotation = s.rotation();
+
+    let mut outcomes = Vec::new();
+    for step in RotationStep::ALL {
+        let first = rotation.handle(&s.event(step, &token)).await.expect("step");
+        let labels = s.labels().await;
+        // Secrets Manager may invoke a step again: nothing changes the second time.
+        let again = rotation
+            .handle(&s.event(step, &token))
+            .await
+            .expect("again");
+        assert_eq!(s.labels().await, labels, "{step} run twice changed labels");
+        outcomes.push((first, again));
+    }
+    assert_eq!(outcomes[0].0, StepOutcome::KeyStaged);
+    assert_eq!(outcomes[1].0, StepOutcome::NothingToSet);
+    assert_eq!(
+        outcomes[2].0,
+        StepOutcome::KeyAccepted {
+            endpoint: s.sim.endpoint()
+        }
+    );
+    assert_eq!(
+        outcomes[3],
+        (
+            StepOutcome::Promoted {
+                previous: Some(old_version.clone())
+            },
+            StepOutcome::AlreadyCurrent
+        )
+    );
+
+    assert_eq!(s.current_value().await, new_key);
+    let labels = s.labels().await;
+    assert!(
+        labels[&token].contains(&"AWSCURRENT".to_string()),
+        "{labels:?}"
+    );
+    assert_eq!(labels[&old_version], vec!["AWSPREVIOUS".to_string()]);
+
+    // testSecret made authenticated calls as the API user, all answered.
+    let calls = s.severa_calls().await;
+    assert!(!calls.is_empty());
+    for (operation, user, fault) in &calls {
+        assert_eq!(operation, "GetEntitySchemaVersion");
+        assert_eq!(user, &json!(fixture::USER_API_GUID));
+        assert_eq!(fault, &Json::Null);
+    }
+
+    // After the rotation every step is a no-op that calls nobody.
+    for step in RotationStep::ALL {
+        let outcome = rotation.handle(&s.event(step, &token)).await.unwrap();
+        assert_eq!(outcome, StepOutcome::AlreadyCurrent, "{step}");
+    }
+    assert_eq!(s.labels().await, labels);
+    assert_eq!(s.current_value().await, new_key);
+    assert_eq!(s.severa_calls().await.len(), calls.len());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_key_fails_test_secret_and_current_stays() {
+    let s = Setup::start().await;
+    let current = s.version_with("AWSCURRENT").await.unwrap();
+    let wrong = "wrong-key-0b7c41d9-typo";
+    let token = s.stage(wrong).await;
+    let rotation = s.rotation();
+
+    assert_eq!(
+        rotation
+            .handle(&s.event(RotationStep::Create, &token))
+            .await
+            .unwrap(),
+        StepOutcome::KeyStaged
+    );
+    rotation
+        .handle(&s.event(RotationStep::Set, &token))
+        .await
+        .unwrap();
+    let err = rotation
+        .handle(&s.event(RotationStep::Test, &token))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::KeyRejected { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("rejected by Severa"), "{message}");
+    assert!(message.contains(&s.secret_id), "{message}");
+    assert!(!message.contains(wrong), "{message}");
+
+    // Nothing moved: the current key is still the one in use; the bad one stays pending.
+    assert_eq!(s.current_value().await, DEFAULT_API_KEY);
+    let labels = s.labels().await;
+    assert_eq!(labels[&current], vec!["AWSCURRENT".to_string()]);
+    assert_eq!(labels[&token], vec!["AWSPENDING".to_string()]);
+    let calls = s.severa_calls().await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, "GetEntitySchemaVersion");
+    assert_eq!(calls[0].2, json!("AuthenticationFailureException"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_staged_key_create_secret_says_how_to_stage_one() {
+    let s = Setup::start().await;
+    let before = s.labels().await;
+    let token = token();
+    let rotation = s.rotation();
+
+    let err = rotation
+        .handle(&s.event(RotationStep::Create, &token))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::NoStagedKey { .. }), "{err:?}");
+    let message = err.to_string();
+    for needle in [
+        "no new Severa API key is staged",
+        "cannot be generated by code",
+        "user profile → SOAP API",
+        "bridgectl secret rotate --secret-id",
+        "AWSPENDING",
+        s.secret_id.as_str(),
+    ] {
+        assert!(message.contains(needle), "{needle:?} missing: {message}");
+    }
+    // The later steps refuse a version that is not pending, and touch nothing.
+    for step in [RotationStep::Set, RotationStep::Test, RotationStep::Finish] {
+        let err = rotation.handle(&s.event(step, &token)).await.unwrap_err();
+        assert!(matches!(err, RotationError::NotPending { .. }), "{err:?}");
+    }
+    assert_eq!(s.labels().await, before);
+    assert_eq!(s.current_value().await, DEFAULT_API_KEY);
+    assert!(s.severa_calls().await.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_json_secret_keeps_its_endpoint_and_the_key_is_tested_there() {
+    let s = Setup::start_with(|endpoint| {
+        json!({"api_key": DEFAULT_API_KEY, "endpoint": endpoint}).to_string()
+    })
+    .await;
+    let new_key = s.regenerate_key().await;
+    // No override: the endpoint must come from the secret (the fallback goes nowhere).
+    let check = KeyCheck::new(
+        None,
+        severa_config("http://127.0.0.1:9/webservice/S3/API.svc"),
+    );
+    let operator = Operator::new(s.versions.clone(), check);
+    let token = token();
+
+    let report = operator
+        .rotate(
+            &s.secret_id,
+            ApiKey::new(new_key.clone()),
+            &token,
+            false,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("rotated");
+    assert_eq!(report.mode, RotationMode::InProcess);
+    assert_eq!(report.version_id, token);
+    assert_eq!(report.endpoint, s.sim.endpoint());
+    let current: Json = serde_json::from_str(&s.current_value().await).expect("JSON kept");
+    assert_eq!(
+        current,
+        json!({"api_key": new_key, "endpoint": s.sim.endpoint()})
+    );
+    assert_eq!(
+        s.version_with("AWSPREVIOUS").await,
+        report.previous_version_id
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_stages_nothing_when_severa_rejects_the_key() {
+    let s = Setup::start().await;
+    let before = s.labels().await;
+    let err = s
+        .operator()
+        .rotate(
+            &s.secret_id,
+            ApiKey::new("not-the-new-key-5e1f"),
+            &token(),
+            false,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OperatorError::NewKeyRejected(_)), "{err:?}");
+    assert!(err.is_key_rejection());
+    assert!(err.to_string().contains("nothing was staged"), "{err}");
+    assert!(!err.to_string().contains("not-the-new-key-5e1f"));
+    assert_eq!(s.labels().await, before);
+
+    // The check alone stages nothing either, and says yes to the right key.
+    let ok = s
+        .operator()
+        .check_key(Some(&s.secret_id), ApiKey::new(DEFAULT_API_KEY))
+        .await
+        .expect("accepted");
+    assert_eq!(ok.endpoint, s.sim.endpoint());
+    assert_eq!(s.labels().await, before);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn waiting_sees_a_rotation_run_elsewhere_finish() {
+    let s = Setup::start().await;
+    let new_key = s.regenerate_key().await;
+    let token = s.stage(&new_key).await;
+    let operator = s.operator();
+
+    // Secrets Manager's part, played by a task that runs the steps a little later.
+    let runner = {
+        let operator = operator.clone();
+        let secret_id = s.secret_id.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            operator.run_steps(&secret_id, &token).await
+        })
+    };
+    let previous = operator
+        .wait_for(&s.secret_id, &token, Duration::from_secs(20), "test-runner")
+        .await
+        .expect("finished");
+    let ran = runner.await.expect("runner").expect("steps");
+    assert_eq!(previous, ran);
+    assert_eq!(s.current_value().await, new_key);
+
+    // A version that never finishes: the wait ends with the operator's next step.
+    let stuck = s.stage("some-other-key-1234").await;
+    let err = operator
+        .wait_for(
+            &s.secret_id,
+            &stuck,
+            Duration::from_millis(300),
+            "arn:aws:lambda:eu-north-1:1:function:rotation",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OperatorError::NotFinished { .. }), "{err:?}");
+    assert!(err.to_string().contains("function:rotation"), "{err}");
+    // Staging another key moves AWSPENDING away: the wait for the first one ends.
+    s.stage("yet-another-key-5678").await;
+    let err = operator
+        .wait_for(&s.secret_id, &stuck, Duration::from_secs(5), "f")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OperatorError::Superseded { .. }), "{err:?}");
+    assert_eq!(s.current_value().await, new_key);
+    s.stop().await;
+}
