@@ -10,14 +10,18 @@
 //! - `SEVERA_ENDPOINT` (optional): overrides the endpoint (default: the secret's, else production);
 //! - `WORKER_CONCURRENCY` (optional, 1–64, default 4): records of a batch in flight at once;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
+//! - `SYNCS_FILE` or `SYNCS_JSON` (optional): the sync configuration, for outbound jobs of
+//!   scheduled syncs (targets and signing secrets); without it such jobs are dead-lettered;
 //! - `RUST_LOG` (optional, default `info`): log filter. Logs are JSON lines on stdout.
 //!
 //! The AWS SDK reads the usual variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
+use bridge::function_env::{self, EnvError, EnvVars};
 use bridge::secrets::SecretCache;
-use bridge::worker::{SeveraSettings, Worker, WorkerPorts, WorkerSettings};
+use bridge::sync::config::SyncConfig;
+use bridge::worker::{Outbound, SeveraSettings, Worker, WorkerPorts, WorkerSettings};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use std::sync::Arc;
@@ -35,91 +39,32 @@ struct Config {
     severa_timeout: Duration,
 }
 
-/// A bad or missing variable, named.
-#[derive(Debug, PartialEq, Eq)]
-struct ConfigError(String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Config {
     /// Reads the variables through `var` (the environment in `main`, a map in tests).
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &str| -> Result<String, ConfigError> {
-            match var(name).map(|v| v.trim().to_string()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(ConfigError(format!("{name} is not set"))),
-            }
-        };
-        let optional = |name: &str| {
-            var(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let number =
-            |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| match optional(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| {
-                        ConfigError(format!(
-                            "{name} is {v:?}; expected a whole number from {} to {}",
-                            range.start(),
-                            range.end()
-                        ))
-                    }),
-            };
-        let url = |name: &str, value: String| {
-            if value.starts_with("https://") || value.starts_with("http://") {
-                Ok(value)
-            } else {
-                Err(ConfigError(format!(
-                    "{name} is {value:?}; expected an http(s) URL"
-                )))
-            }
-        };
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let env = EnvVars::new(var);
         Ok(Self {
-            job_queue_url: url("JOB_QUEUE_URL", required("JOB_QUEUE_URL")?)?,
-            dlq_url: url("DLQ_URL", required("DLQ_URL")?)?,
-            table_name: required("TABLE_NAME")?,
-            severa_secret_id: required("SEVERA_SECRET_ID")?,
-            severa_endpoint: optional("SEVERA_ENDPOINT")
-                .map(|e| url("SEVERA_ENDPOINT", e))
-                .transpose()?,
-            concurrency: number("WORKER_CONCURRENCY", 4, 1..=64)? as usize,
-            severa_timeout: Duration::from_secs(number("SEVERA_TIMEOUT_SECS", 30, 1..=900)?),
+            job_queue_url: env.required_url("JOB_QUEUE_URL")?,
+            dlq_url: env.required_url("DLQ_URL")?,
+            table_name: env.required("TABLE_NAME")?,
+            severa_secret_id: env.required("SEVERA_SECRET_ID")?,
+            severa_endpoint: env.optional_url("SEVERA_ENDPOINT")?,
+            concurrency: env.number("WORKER_CONCURRENCY", 4, 1..=64)? as usize,
+            severa_timeout: env.seconds("SEVERA_TIMEOUT_SECS", 30, 1..=900)?,
         })
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
+    function_env::init_json_logging();
     let config = Config::from_vars(|name| std::env::var(name).ok()).inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;
+    let syncs =
+        SyncConfig::optional_from_vars(|name| std::env::var(name).ok()).inspect_err(|e| {
+            tracing::error!(error = %e, "invalid sync configuration");
+        })?;
 
     let sdk = bridge::aws::config::load().await;
     let table = Arc::new(DynamoTable::from_config(&sdk, &config.table_name));
@@ -147,22 +92,55 @@ async fn main() -> Result<(), Error> {
         concurrency: config.concurrency,
         ..Default::default()
     };
-    let worker = Worker::new(ports, severa, settings);
+    let worker = match syncs {
+        Some(syncs) => {
+            let outbound = Outbound::new(Arc::new(syncs))?;
+            Worker::with_outbound(ports, severa, settings, outbound)
+        }
+        None => Worker::new(ports, severa, settings),
+    };
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move {
-            let deadline: DateTime<Utc> = event.context.deadline().into();
+            let deadline = invocation_deadline(event.context.deadline().into(), Utc::now());
             Ok::<SqsBatchResponse, Error>(worker.handle(event.payload, deadline).await)
         }
     }))
     .await
 }
 
+/// Budget of an invocation whose reported deadline has already passed when it starts.
+const PAST_DEADLINE_BUDGET: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Lambda's deadline, unless it is already over at the start: cargo-lambda 1.9's emulator
+/// reports `Lambda-Runtime-Deadline-Ms: 600000` (in 1970), which would make every job a
+/// deadline failure. Lambda itself never does; the fallback is then a minute from now.
+fn invocation_deadline(reported: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    if reported > now {
+        reported
+    } else {
+        tracing::debug!(%reported, "invocation deadline already past at start; using a fallback budget");
+        now + PAST_DEADLINE_BUDGET
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_deadline_already_past_gets_the_fallback_budget() {
+        let now = Utc::now();
+        let ahead = now + chrono::Duration::seconds(30);
+        assert_eq!(invocation_deadline(ahead, now), ahead);
+        let epoch_plus_600s = DateTime::from_timestamp_millis(600_000).unwrap();
+        assert_eq!(
+            invocation_deadline(epoch_plus_600s, now),
+            now + PAST_DEADLINE_BUDGET
+        );
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

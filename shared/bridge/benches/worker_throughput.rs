@@ -395,6 +395,8 @@ async fn worker_run(
     };
     let settings = WorkerSettings {
         concurrency: batch,
+        // Formatted like production's EMF lines, written nowhere (the log lines go to a sink too).
+        metrics: bridge::metrics::Metrics::discard("worker"),
         ..WorkerSettings::default()
     };
     let worker = Worker::new(ports, severa, settings);

@@ -24,6 +24,62 @@ pub enum JobError {
     /// The queue, table or secret store failed.
     #[error(transparent)]
     Infrastructure(PortError),
+    /// An outbound delivery to a sync's target failed.
+    #[error(transparent)]
+    Delivery(DeliveryError),
+}
+
+/// Why the other software did not take an outbound delivery. Never carries a secret, the
+/// target's query string or its answer body beyond a short excerpt.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("sync {sync}: {failure}")]
+pub struct DeliveryError {
+    pub sync: String,
+    pub failure: DeliveryFailure,
+}
+
+/// The kinds of delivery failure, each with its retry rule.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeliveryFailure {
+    /// The target answered a non-2xx status.
+    #[error("the target {target} answered HTTP {status}{excerpt}")]
+    Status {
+        target: String,
+        status: u16,
+        /// `: <first bytes of the body>` or empty.
+        excerpt: String,
+    },
+    /// No answer within the target's timeout.
+    #[error("the target {target} did not answer within {seconds} s")]
+    Timeout { target: String, seconds: u64 },
+    /// Connection refused, DNS, TLS, reset.
+    #[error("the target {target} could not be reached: {message}")]
+    Unreachable { target: String, message: String },
+    /// The worker cannot deliver this job as configured (unknown sync, no sync configuration,
+    /// unreadable signing secret).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl DeliveryFailure {
+    /// Standard Webhooks receivers' contract: 2xx is success; 408, 429 and 5xx mean "later";
+    /// any other 4xx (and a 3xx: redirects are not followed) means no retry will help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Self::Timeout { .. } | Self::Unreachable { .. } => true,
+            Self::Config(_) => false,
+        }
+    }
+
+    fn type_name(&self) -> String {
+        match self {
+            Self::Status { status, .. } => format!("Delivery.HTTP{status}"),
+            Self::Timeout { .. } => "Delivery.Timeout".into(),
+            Self::Unreachable { .. } => "Delivery.Unreachable".into(),
+            Self::Config(_) => "Delivery.Config".into(),
+        }
+    }
 }
 
 impl JobError {
@@ -35,6 +91,7 @@ impl JobError {
             Self::Severa(e) => e.is_retryable(),
             Self::KeyRejected(_) => true,
             Self::Infrastructure(e) => e.retryable,
+            Self::Delivery(e) => e.failure.is_retryable(),
         }
     }
 
@@ -46,6 +103,7 @@ impl JobError {
             Self::Severa(e) => e.type_name(),
             Self::KeyRejected(_) => "KeyRejected".into(),
             Self::Infrastructure(e) => format!("{}.{}", e.service, e.action),
+            Self::Delivery(e) => e.failure.type_name(),
         }
     }
 
@@ -67,8 +125,50 @@ impl From<PortError> for JobError {
     }
 }
 
+impl From<DeliveryError> for JobError {
+    fn from(e: DeliveryError) -> Self {
+        Self::Delivery(e)
+    }
+}
+
 impl From<InvalidJob> for JobError {
     fn from(e: InvalidJob) -> Self {
         Self::Malformed(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> JobError {
+        JobError::Delivery(DeliveryError {
+            sync: "invoices".into(),
+            failure: DeliveryFailure::Status {
+                target: "https://erp.example/hook".into(),
+                status,
+                excerpt: String::new(),
+            },
+        })
+    }
+
+    #[test]
+    fn delivery_retry_rule() {
+        for retried in [408, 429, 500, 502, 503, 504] {
+            assert!(status(retried).is_retryable(), "{retried}");
+        }
+        for permanent in [301, 400, 401, 403, 404, 410, 413, 422] {
+            assert!(!status(permanent).is_retryable(), "{permanent}");
+        }
+        assert_eq!(status(503).error_type(), "Delivery.HTTP503");
+        let timeout = JobError::Delivery(DeliveryError {
+            sync: "invoices".into(),
+            failure: DeliveryFailure::Timeout {
+                target: "https://erp.example/hook".into(),
+                seconds: 10,
+            },
+        });
+        assert!(timeout.is_retryable());
+        assert_eq!(timeout.error_type(), "Delivery.Timeout");
     }
 }

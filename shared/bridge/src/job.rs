@@ -1,9 +1,11 @@
 //! The job schema: one unit of work, produced by the webhook function (or a replay), consumed by
 //! the worker. Versioned JSON; the one definition both sides use.
 
+use crate::ports::OutgoingMessage;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Bumped on any change a consumer of the previous version could not read.
@@ -11,6 +13,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Severa rejects hour entries above this many hours.
 pub const MAX_HOURS: u32 = 999;
+
+/// The `source` of every outbound job (Severa → the other software). Not a valid webhook source
+/// name (it has a `:`), so no webhook delivery can ever produce an outbound job: only the
+/// scheduler does.
+pub const OUTBOUND_SOURCE: &str = "severa:sync";
+
+/// What outbound jobs may carry: `account`, `case`, `invoice`, `hour_entry` records.
+pub const OUTBOUND_ENTITIES: [&str; 4] = ["account", "case", "invoice", "hour_entry"];
 
 /// One job. JSON: `{"schema_version":1,"job_id":…,"source":…,"external_id":…,"occurred_at":…,
 /// "correlation_id":…,"kind":"hour_entry.upsert","payload":{…}}`.
@@ -49,6 +59,9 @@ pub enum Action {
     UserCreate(UserCreate),
     #[serde(rename = "user.deactivate")]
     UserDeactivate(UserDeactivate),
+    /// Severa records to POST to a sync's target (scheduled syncs, Severa → other software).
+    #[serde(rename = "outbound.deliver")]
+    OutboundDeliver(OutboundDelivery),
 }
 
 /// The job kinds, for message attributes, metrics and logs.
@@ -68,6 +81,8 @@ pub enum JobKind {
     UserCreate,
     #[serde(rename = "user.deactivate")]
     UserDeactivate,
+    #[serde(rename = "outbound.deliver")]
+    OutboundDeliver,
 }
 
 impl JobKind {
@@ -80,6 +95,7 @@ impl JobKind {
             Self::CaseCreate => "case.create",
             Self::UserCreate => "user.create",
             Self::UserDeactivate => "user.deactivate",
+            Self::OutboundDeliver => "outbound.deliver",
         }
     }
 
@@ -92,6 +108,7 @@ impl JobKind {
             Self::ContactUpsert => "contact",
             Self::CaseCreate => "case",
             Self::UserCreate | Self::UserDeactivate => "user",
+            Self::OutboundDeliver => "outbound",
         }
     }
 }
@@ -112,6 +129,7 @@ impl Action {
             Self::CaseCreate(_) => JobKind::CaseCreate,
             Self::UserCreate(_) => JobKind::UserCreate,
             Self::UserDeactivate(_) => JobKind::UserDeactivate,
+            Self::OutboundDeliver(_) => JobKind::OutboundDeliver,
         }
     }
 }
@@ -264,6 +282,31 @@ pub struct UserDeactivate {
     pub user: UserRef,
 }
 
+/// Severa records for a sync's target. The target URL and signing secret are not in the job:
+/// the worker looks them up by `sync` in its own configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundDelivery {
+    /// The configured sync (`invoices`, `accounts`, …).
+    pub sync: String,
+    /// One of [`OUTBOUND_ENTITIES`].
+    pub entity: String,
+    /// The records, members named as Severa names them (`GUID`, `UpdatedTS`, `InvoiceRows`).
+    pub records: Vec<serde_json::Value>,
+    /// Set after the target answered 2xx (invoices: mark them transferred in Severa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_back: Option<InvoiceStatusWriteBack>,
+}
+
+/// `SetInvoiceStatus(invoice_guid, status)` once the target has the invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceStatusWriteBack {
+    pub invoice_guid: String,
+    /// The status *name* (Severa refers to statuses by name).
+    pub status: String,
+}
+
 /// A job that cannot be read or fails validation: which field and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -280,6 +323,10 @@ fn invalid(field: &str, reason: impl Into<String>) -> InvalidJob {
     }
 }
 
+/// Message attributes a job carries on the job queue (see [`Job::to_message`]); a redrive
+/// from the DLQ keeps these and drops the failure details. `sync` marks outbound jobs.
+pub const ROUTING_ATTRIBUTES: [&str; 4] = ["correlation_id", "source", "kind", "sync"];
+
 impl Job {
     /// Parses and validates a job; errors name the field (`payload.hours`).
     pub fn from_json(bytes: &[u8]) -> Result<Job, InvalidJob> {
@@ -292,6 +339,20 @@ impl Job {
     pub fn to_json(&self) -> String {
         // A Job holds only strings, numbers, dates and enums: serialisation cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The job as a job-queue message: its JSON and the routing attributes that logs and DLQ
+    /// tooling read without parsing the body. Every producer (webhook, scheduler, `bridgectl
+    /// replay`) sends this.
+    pub fn to_message(&self) -> OutgoingMessage {
+        OutgoingMessage {
+            body: self.to_json(),
+            attributes: BTreeMap::from([
+                ("correlation_id".to_string(), self.correlation_id.clone()),
+                ("source".to_string(), self.source.clone()),
+                ("kind".to_string(), self.kind().as_str().to_string()),
+            ]),
+        }
     }
 
     pub fn kind(&self) -> JobKind {
@@ -312,7 +373,16 @@ impl Job {
         text("job_id", &self.job_id, 256)?;
         text("external_id", &self.external_id, 256)?;
         text("correlation_id", &self.correlation_id, 256)?;
-        if !is_source_name(&self.source) {
+        let outbound = self.kind() == JobKind::OutboundDeliver;
+        if outbound && self.source != OUTBOUND_SOURCE {
+            return Err(invalid(
+                "source",
+                format!(
+                    "must be {OUTBOUND_SOURCE:?} for outbound jobs (only the scheduler makes them)"
+                ),
+            ));
+        }
+        if !outbound && !is_source_name(&self.source) {
             return Err(invalid(
                 "source",
                 "must be 1-64 characters of a-z, 0-9, '-' or '_'",
@@ -344,6 +414,33 @@ impl Job {
                 }
             }
             Action::HourEntryDelete(_) => {}
+            Action::OutboundDeliver(p) => {
+                if !is_source_name(&p.sync) {
+                    return Err(invalid(
+                        "payload.sync",
+                        "must be 1-64 characters of a-z, 0-9, '-' or '_'",
+                    ));
+                }
+                if !OUTBOUND_ENTITIES.contains(&p.entity.as_str()) {
+                    return Err(invalid(
+                        "payload.entity",
+                        format!("must be one of {}", OUTBOUND_ENTITIES.join(", ")),
+                    ));
+                }
+                if p.records.is_empty() {
+                    return Err(invalid("payload.records", "must not be empty"));
+                }
+                if let Some(i) = p.records.iter().position(|r| !r.is_object()) {
+                    return Err(invalid(
+                        &format!("payload.records[{i}]"),
+                        "must be a JSON object",
+                    ));
+                }
+                if let Some(w) = &p.write_back {
+                    text("payload.write_back.invoice_guid", &w.invoice_guid, 256)?;
+                    text("payload.write_back.status", &w.status, 256)?;
+                }
+            }
             Action::AccountUpsert(p) => {
                 text("payload.name", &p.name, 256)?;
                 if let Some(n) = p.number {
@@ -425,6 +522,7 @@ impl RawJob {
             JobKind::CaseCreate => Action::CaseCreate(from_value_at(payload)?),
             JobKind::UserCreate => Action::UserCreate(from_value_at(payload)?),
             JobKind::UserDeactivate => Action::UserDeactivate(from_value_at(payload)?),
+            JobKind::OutboundDeliver => Action::OutboundDeliver(from_value_at(payload)?),
         };
         Ok(Job {
             schema_version: self.schema_version,
@@ -634,5 +732,89 @@ mod tests {
         assert!(!is_source_name("Toggl"));
         assert!(!is_source_name("a/b"));
         assert!(!is_source_name(""));
+    }
+}
+
+#[cfg(test)]
+mod outbound_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outbound(source: &str, payload: serde_json::Value) -> Result<Job, InvalidJob> {
+        let v = json!({
+            "schema_version": 1,
+            "job_id": "invoices:0f1e",
+            "source": source,
+            "external_id": "sim-inv-1001",
+            "occurred_at": "2026-03-02T10:00:30Z",
+            "correlation_id": "run-1",
+            "kind": "outbound.deliver",
+            "payload": payload,
+        });
+        Job::from_json(v.to_string().as_bytes())
+    }
+
+    fn invoice_payload() -> serde_json::Value {
+        json!({
+            "sync": "invoices",
+            "entity": "invoice",
+            "records": [{"GUID": "sim-inv-1001", "InvoiceRows": []}],
+            "write_back": {"invoice_guid": "sim-inv-1001", "status": "Transferred"}
+        })
+    }
+
+    #[test]
+    fn outbound_jobs_round_trip() {
+        let job = outbound(OUTBOUND_SOURCE, invoice_payload()).unwrap();
+        assert_eq!(job.kind(), JobKind::OutboundDeliver);
+        assert_eq!(Job::from_json(job.to_json().as_bytes()).unwrap(), job);
+    }
+
+    #[test]
+    fn only_the_scheduler_source_may_carry_outbound_jobs() {
+        // Every webhook source name is a valid source name; none can be OUTBOUND_SOURCE.
+        assert!(!is_source_name(OUTBOUND_SOURCE));
+        let err = outbound("crm", invoice_payload()).unwrap_err();
+        assert_eq!(err.field, "source");
+        let mut v: serde_json::Value = serde_json::from_str(
+            &outbound(OUTBOUND_SOURCE, invoice_payload())
+                .unwrap()
+                .to_json(),
+        )
+        .unwrap();
+        v["kind"] = json!("account.upsert");
+        v["payload"] = json!({"name": "x"});
+        assert_eq!(
+            Job::from_json(v.to_string().as_bytes()).unwrap_err().field,
+            "source"
+        );
+    }
+
+    #[test]
+    fn outbound_errors_name_the_field() {
+        let mut p = invoice_payload();
+        p["entity"] = json!("absence");
+        assert_eq!(
+            outbound(OUTBOUND_SOURCE, p).unwrap_err().field,
+            "payload.entity"
+        );
+        let mut p = invoice_payload();
+        p["records"] = json!([]);
+        assert_eq!(
+            outbound(OUTBOUND_SOURCE, p).unwrap_err().field,
+            "payload.records"
+        );
+        let mut p = invoice_payload();
+        p["records"] = json!([1]);
+        assert_eq!(
+            outbound(OUTBOUND_SOURCE, p).unwrap_err().field,
+            "payload.records[0]"
+        );
+        let mut p = invoice_payload();
+        p["write_back"]["status"] = json!(" ");
+        assert_eq!(
+            outbound(OUTBOUND_SOURCE, p).unwrap_err().field,
+            "payload.write_back.status"
+        );
     }
 }

@@ -97,3 +97,53 @@ pub trait SecretSource: Send + Sync {
     /// The secret's current value (stage AWSCURRENT).
     async fn current(&self, secret_id: &str) -> Result<SecretString, PortError>;
 }
+
+/// Outcome of asking for a sync's run lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// Ours until the given time (or until released).
+    Acquired,
+    /// Another run holds it.
+    Held {
+        holder: String,
+        until: DateTime<Utc>,
+    },
+}
+
+/// What the scheduler last saw of Severa's entity schema version (organisation-wide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaState {
+    /// The version Severa answered last (`GetEntitySchemaVersion`).
+    pub version: String,
+    /// The version before a change that was not acknowledged yet.
+    pub previous: Option<String>,
+    /// Syncs do not run until an operator acknowledges the change (`bridgectl sync ack-schema`).
+    pub paused: bool,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// The scheduler's state: cursor and lease per sync, the schema version, and markers of the
+/// records already enqueued (so the changed-since overlap sends nothing twice).
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// Where the next changed-since read of `sync` starts; `None` before the first run.
+    async fn cursor(&self, sync: &str) -> Result<Option<DateTime<Utc>>, PortError>;
+    async fn set_cursor(&self, sync: &str, cursor: DateTime<Utc>) -> Result<(), PortError>;
+    /// Takes the lease of `sync` for `holder` until `until`, unless another holder's lease is
+    /// still running at `now`.
+    async fn acquire_lease(
+        &self,
+        sync: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, PortError>;
+    /// Gives the lease back (only if `holder` still holds it).
+    async fn release_lease(&self, sync: &str, holder: &str) -> Result<(), PortError>;
+    async fn schema_state(&self) -> Result<Option<SchemaState>, PortError>;
+    async fn put_schema_state(&self, state: &SchemaState) -> Result<(), PortError>;
+    /// Whether the record version `key` of `sync` was enqueued before.
+    async fn was_enqueued(&self, sync: &str, key: &str) -> Result<bool, PortError>;
+    /// Remembers that the record version `key` of `sync` was enqueued (kept for `ttl`).
+    async fn mark_enqueued(&self, sync: &str, key: &str, ttl: Duration) -> Result<(), PortError>;
+}

@@ -69,6 +69,12 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         }
         value
     }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
 }
 
 type List<T> = Arc<Vec<T>>;
@@ -146,6 +152,18 @@ fn phase_label(phase: &Phase) -> String {
 }
 
 impl Resolver {
+    /// The worker created or renamed an account: the cached account list no longer tells the
+    /// truth, so the next lookup by name reads it again (a contact sent right after its
+    /// account must find it, not wait out the miss-refresh window).
+    pub fn account_changed(&self) {
+        self.all_accounts.clear();
+    }
+
+    /// The worker created a user: likewise for the user list (lookups by e-mail).
+    pub fn user_changed(&self) {
+        self.all_users.clear();
+    }
+
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,

@@ -5,6 +5,8 @@
 //!   progress), `severa_guid` (when completed), `expires_at` (epoch s, the table's TTL attribute).
 //! - `webhook#<key>`: `first_seen_at`, `expires_at`.
 //! - `map#<source>#<entity>#<external_id>`: `severa_guid` (no expiry).
+//! - `sync#…`: the scheduler's cursor, lease, schema version and enqueued markers (see
+//!   `sync_state.rs`).
 //!
 //! `#` and `%` inside the parts are percent-escaped, so no two different keys share an item.
 //! DynamoDB deletes expired items lazily (up to days later), so conditions treat an item whose
@@ -23,12 +25,12 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
-const SERVICE: &str = "DynamoDB";
-const PK: &str = "pk";
+pub(super) const SERVICE: &str = "DynamoDB";
+pub(super) const PK: &str = "pk";
 const STATUS: &str = "status";
 const LOCK_UNTIL: &str = "lock_until";
 const SEVERA_GUID: &str = "severa_guid";
-const EXPIRES_AT: &str = "expires_at";
+pub(super) const EXPIRES_AT: &str = "expires_at";
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
 /// An abandoned lock's item lingers this long after the lock ends, for inspection.
@@ -38,7 +40,7 @@ const CLAIM_ATTEMPTS: usize = 4;
 /// How long `create_table` waits for the table to become ACTIVE.
 const CREATE_WAIT: Duration = Duration::from_secs(120);
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// The idempotency / id-map table.
 #[derive(Debug, Clone)]
@@ -48,7 +50,7 @@ pub struct DynamoTable {
 }
 
 /// Escapes the separator so that parts containing `#` cannot collide with other keys.
-fn escape(part: &str) -> String {
+pub(super) fn escape(part: &str) -> String {
     part.replace('%', "%25").replace('#', "%23")
 }
 
@@ -69,28 +71,28 @@ fn map_pk(key: &ExternalKey) -> String {
     )
 }
 
-fn s(value: &str) -> AttributeValue {
+pub(super) fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn n(value: i64) -> AttributeValue {
+pub(super) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 /// Whole epoch seconds, rounded up so a lock never ends before the time asked for.
-fn ceil_secs(t: DateTime<Utc>) -> i64 {
+pub(super) fn ceil_secs(t: DateTime<Utc>) -> i64 {
     t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
 }
 
-fn secs_after(now: i64, ttl: Duration) -> i64 {
+pub(super) fn secs_after(now: i64, ttl: Duration) -> i64 {
     now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn number(item: &Item, name: &str) -> Option<i64> {
+pub(super) fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
-fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(super) fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
@@ -114,7 +116,7 @@ impl DynamoTable {
         &self.client
     }
 
-    fn target(&self) -> String {
+    pub(super) fn target(&self) -> String {
         format!("table {}", self.table_name)
     }
 
@@ -218,7 +220,11 @@ impl DynamoTable {
     }
 
     /// A strongly consistent read, so a just-failed condition is explained by current data.
-    async fn get(&self, pk: &str, action: &'static str) -> Result<Option<Item>, PortError> {
+    pub(super) async fn get(
+        &self,
+        pk: &str,
+        action: &'static str,
+    ) -> Result<Option<Item>, PortError> {
         let out = self
             .client
             .get_item()

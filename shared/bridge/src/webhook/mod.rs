@@ -21,7 +21,7 @@ pub mod config;
 mod toggl;
 
 use crate::job::{self, Job};
-use crate::ports::{Claim, IdempotencyStore, MessageSink, OutgoingMessage};
+use crate::ports::{Claim, IdempotencyStore, MessageSink};
 use crate::secrets::SecretCache;
 use crate::verify::{self, SigningSecret, VerifyError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -30,7 +30,6 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -250,14 +249,7 @@ impl Webhook {
                 return Err(answer);
             }
         }
-        let message = OutgoingMessage {
-            body: job.to_json(),
-            attributes: BTreeMap::from([
-                ("correlation_id".to_string(), job.correlation_id.clone()),
-                ("source".to_string(), job.source.clone()),
-                ("kind".to_string(), job.kind().as_str().to_string()),
-            ]),
-        };
+        let message = job.to_message();
         if let Err(e) = self.queue.send(&message).await {
             if let Err(release) = self.store.release(&key).await {
                 // The claim lapses after CLAIM_LOCK; until then a retry gets 409 and retries again.

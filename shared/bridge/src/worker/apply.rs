@@ -90,6 +90,7 @@ impl Inner {
             Action::CaseCreate(p) => self.create_case(&client, &key, p).await,
             Action::UserCreate(p) => self.create_user(&client, &key, p).await,
             Action::UserDeactivate(p) => self.deactivate_user(&client, p).await,
+            Action::OutboundDeliver(p) => self.deliver(job, p, &client).await,
         }
     }
 
@@ -223,6 +224,7 @@ impl Inner {
             .add_new_account(&account, &company, address.as_ref(), None)
             .await?
             .value;
+        self.resolver.account_changed();
         let guid = guid_of(ops::ADD_NEW_ACCOUNT.name, saved.guid)?;
         self.remember(key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_ACCOUNT.name))
@@ -326,6 +328,7 @@ impl Inner {
             ..Default::default()
         };
         let created = client.add_new_user(&user, Some(false)).await?.value;
+        self.resolver.user_changed();
         let guid = guid_of(ops::ADD_NEW_USER.name, created.guid)?;
         self.remember(key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_USER.name))

@@ -16,13 +16,16 @@
 
 mod apply;
 pub mod backoff;
-mod severa_key;
+mod deliver;
+pub(crate) mod severa_key;
 
 pub use backoff::Jitter;
+pub use deliver::{Outbound, delivery_body};
 pub use severa_key::SeveraSettings;
 
 use crate::error::JobError;
 use crate::job::Job;
+use crate::metrics::{Metrics, Unit};
 use crate::ports::{
     Claim, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError, ReceivedMessages,
 };
@@ -60,6 +63,8 @@ pub struct WorkerSettings {
     pub resolve_ttl: Duration,
     /// Spreads retry delays; see [`backoff::full_jitter`].
     pub jitter: Jitter,
+    /// Job outcomes, Severa latency and quota as EMF lines (stdout in Lambda).
+    pub metrics: Metrics,
 }
 
 impl Default for WorkerSettings {
@@ -73,6 +78,7 @@ impl Default for WorkerSettings {
             deadline_margin: Duration::from_secs(2),
             resolve_ttl: crate::resolve::DEFAULT_TTL,
             jitter: backoff::clock_seeded_jitter(),
+            metrics: Metrics::stdout("worker"),
         }
     }
 }
@@ -112,6 +118,8 @@ pub(crate) struct Inner {
     severa: severa_key::SeveraAccess,
     resolver: Resolver,
     settings: WorkerSettings,
+    /// Outbound jobs (scheduled syncs); `None`: such jobs are dead-lettered as misconfigured.
+    outbound: Option<deliver::OutboundAccess>,
 }
 
 /// The worker. Cheap to clone (shared state); build once per Lambda instance and keep it warm:
@@ -226,6 +234,29 @@ fn panic_error() -> JobError {
 
 impl Worker {
     pub fn new(ports: WorkerPorts, severa: SeveraSettings, settings: WorkerSettings) -> Self {
+        Self::build(ports, severa, settings, None)
+    }
+
+    /// A worker that also delivers outbound jobs (scheduled syncs) to the configured targets.
+    pub fn with_outbound(
+        ports: WorkerPorts,
+        severa: SeveraSettings,
+        settings: WorkerSettings,
+        outbound: Outbound,
+    ) -> Self {
+        let access = deliver::OutboundAccess {
+            outbound,
+            secrets: ports.secrets.clone(),
+        };
+        Self::build(ports, severa, settings, Some(access))
+    }
+
+    fn build(
+        ports: WorkerPorts,
+        severa: SeveraSettings,
+        settings: WorkerSettings,
+        outbound: Option<deliver::OutboundAccess>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 queue: ports.queue,
@@ -235,6 +266,7 @@ impl Worker {
                 severa: severa_key::SeveraAccess::new(ports.secrets, severa),
                 resolver: Resolver::new(settings.resolve_ttl),
                 settings,
+                outbound,
             }),
         }
     }
@@ -358,10 +390,12 @@ impl Inner {
             }
         }
 
+        let severa_started = Instant::now();
         let result = match tokio::time::timeout(budget, self.apply_with_key(&job)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(deadline_error()),
         };
+        self.record_severa(severa_started.elapsed());
         match result {
             Ok(applied) => {
                 let guid = applied.guid.as_deref();
@@ -416,7 +450,9 @@ impl Inner {
         }
     }
 
-    /// Retry later or dead-letter, by the one rule in [`JobError::is_retryable`].
+    /// Retry later or dead-letter, by the one rule in [`JobError::is_retryable`]; a retryable
+    /// failure on the last attempt ([`WorkerSettings::max_attempts`]) is dead-lettered here,
+    /// with its reason, rather than left to the queue's redrive policy (which keeps none).
     async fn settle_failure(
         &self,
         meta: &Meta,
@@ -424,13 +460,21 @@ impl Inner {
         body: &str,
         err: &JobError,
     ) -> Outcome {
-        if err.is_retryable() {
+        let exhausted = meta.receive_count >= self.settings.max_attempts;
+        if err.is_retryable() && !exhausted {
             self.retry_later(meta, receipt).await;
             return Outcome::Retry;
         }
+        let mut attributes = dlq_attributes(meta, err);
+        if err.is_retryable() {
+            attributes.insert(
+                "retries_exhausted".to_string(),
+                format!("gave up after {} attempts", meta.receive_count),
+            );
+        }
         let message = OutgoingMessage {
             body: body.to_string(),
-            attributes: dlq_attributes(meta, err),
+            attributes,
         };
         match self.dlq.send(&message).await {
             Ok(_) => {
@@ -490,7 +534,21 @@ impl Inner {
         self.log(&meta, Outcome::Retry, None, Instant::now(), Some(&err));
     }
 
-    /// The one outcome line per job.
+    /// How long the job's Severa work took (lookups and the write) and how much of the daily
+    /// quota is used, for the dashboard and the quota alarm.
+    fn record_severa(&self, elapsed: std::time::Duration) {
+        let mut values = vec![(
+            "SeveraLatency",
+            elapsed.as_secs_f64() * 1000.0,
+            Unit::Milliseconds,
+        )];
+        if let Some(share) = self.severa.last_quota().and_then(|q| q.used_share()) {
+            values.push(("SeveraQuotaUsedPercent", share * 100.0, Unit::Percent));
+        }
+        self.settings.metrics.put_all(&values, &[]);
+    }
+
+    /// The one outcome line per job (and its count in the metrics).
     fn log(
         &self,
         meta: &Meta,
@@ -504,6 +562,13 @@ impl Inner {
             .or_else(|| err.and_then(failed_operation))
             .unwrap_or_default();
         let duration_ms = started.elapsed().as_millis() as u64;
+        let counter = match outcome {
+            Outcome::Applied | Outcome::Skipped => "JobsApplied",
+            Outcome::Duplicate => "JobsDuplicate",
+            Outcome::Retry => "JobsRetried",
+            Outcome::DeadLettered => "JobsDeadLettered",
+        };
+        self.settings.metrics.count(counter, 1, &[]);
         let severa_guid = applied.and_then(|a| a.guid.as_deref()).unwrap_or_default();
         match err {
             None => tracing::info!(

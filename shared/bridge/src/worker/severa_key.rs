@@ -24,14 +24,14 @@ struct Current {
     client: SeveraClient,
 }
 
-pub(super) struct SeveraAccess {
+pub(crate) struct SeveraAccess {
     secrets: Arc<SecretCache>,
     settings: SeveraSettings,
     current: Mutex<Option<Current>>,
 }
 
 impl SeveraAccess {
-    pub(super) fn new(secrets: Arc<SecretCache>, settings: SeveraSettings) -> Self {
+    pub(crate) fn new(secrets: Arc<SecretCache>, settings: SeveraSettings) -> Self {
         Self {
             secrets,
             settings,
@@ -40,13 +40,25 @@ impl SeveraAccess {
     }
 
     /// The client for the cached key and the cache generation it came from.
-    pub(super) async fn client(&self) -> Result<(SeveraClient, u64), JobError> {
+    pub(crate) async fn client(&self) -> Result<(SeveraClient, u64), JobError> {
         let secret = self.secrets.get(&self.settings.secret_id).await?;
         self.client_for(secret)
     }
 
+    /// Severa's quota as its last answer reported it (`Quota`/`UsedQuota` headers).
+    pub(crate) fn last_quota(&self) -> Option<severa::Quota> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        current
+            .as_ref()
+            .map(|c| c.client.last_quota())
+            .filter(|q| q.is_known())
+    }
+
     /// The client after re-reading a key Severa rejected (one read in flight per instance).
-    pub(super) async fn refreshed(
+    pub(crate) async fn refreshed(
         &self,
         seen_generation: u64,
     ) -> Result<(SeveraClient, u64), JobError> {

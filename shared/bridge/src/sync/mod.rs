@@ -1,0 +1,658 @@
+//! Scheduled syncs, Severa → other software: the scheduler function's logic (see
+//! `functions/scheduler`). EventBridge Scheduler invokes it with `{"sync": "<name>"}`; a run
+//! reads the sync's records from Severa and enqueues one outbound job per record (hour entries:
+//! per batch). The worker delivers them (`worker/deliver.rs`).
+//!
+//! A run, in order:
+//! 1. **lease**: a DynamoDB item with an expiry; a second run of the same sync while one is
+//!    going exits with [`RunOutcome::Busy`] and says who holds it until when;
+//! 2. **schema guard**: `GetEntitySchemaVersion` on every run; a change from the stored
+//!    version logs an error and emits `SchemaVersionChanged`, and (if configured) pauses all
+//!    syncs until `bridgectl sync ack-schema`;
+//! 3. **quota guard**: above the configured share of the daily quota, a non-urgent sync is
+//!    deferred to its next schedule;
+//! 4. **order**: the syncs in `after` run first, in the same invocation (a dependency that
+//!    cannot run defers this one);
+//! 5. **read**: changed since (cursor − 1 minute), because Severa compares to the minute; the
+//!    first run starts at the sync's `first_run.from` (a backfill) or sends nothing (`now`);
+//! 6. **enqueue**: record versions enqueued before (GUID + modification time, see
+//!    [`read`]) are skipped, so the overlap sends nothing twice; the job id is the same for the
+//!    same version, so even a re-run after a crash is recognised by the worker and the target;
+//! 7. **cursor**: moved to the run's start only after every job was enqueued. A run that fails
+//!    midway leaves it, and the re-run reads the same window again.
+
+pub mod config;
+mod read;
+
+use crate::error::JobError;
+use crate::job::{
+    Action, InvoiceStatusWriteBack, Job, OUTBOUND_SOURCE, OutboundDelivery, SCHEMA_VERSION,
+};
+use crate::metrics::Metrics;
+use crate::ports::{Lease, MessageSink, PortError, SchemaState, SyncStore};
+use crate::secrets::SecretCache;
+use crate::worker::SeveraSettings;
+use crate::worker::severa_key::SeveraAccess;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use config::{FirstRun, Read, SyncConfig, SyncDefinition};
+use read::Record;
+use serde::{Deserialize, Serialize};
+use severa::{FaultKind, Quota, SeveraClient};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Severa compares changed-since arguments to the minute: read from one minute before the
+/// cursor so a change in the cursor's own minute is not lost.
+pub const CURSOR_OVERLAP: TimeDelta = TimeDelta::minutes(1);
+
+/// Largest job body SQS takes (256 KiB).
+const MAX_JOB_BYTES: usize = 256 * 1024;
+
+/// The current time; injectable so tests can follow the simulator's frozen clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The EventBridge Scheduler input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncInput {
+    pub sync: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Read, enqueued, cursor moved.
+    Completed,
+    /// Another run of the same sync holds the lease.
+    Busy,
+    /// Severa's schema version changed and syncs wait for an acknowledgement.
+    Paused,
+    /// Not run now (quota guard, or a dependency could not run); the next schedule tries again.
+    Deferred,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Busy => "busy",
+            Self::Paused => "paused",
+            Self::Deferred => "deferred",
+        }
+    }
+}
+
+/// What a run did; also the Lambda's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub sync: String,
+    pub outcome: RunOutcome,
+    /// Why, in a sentence.
+    pub message: String,
+    /// Outbound jobs sent to the queue.
+    pub jobs_enqueued: usize,
+    /// Records in those jobs.
+    pub records_enqueued: usize,
+    /// Records read again that were enqueued before (the changed-since overlap).
+    pub records_already_enqueued: usize,
+    /// Where the next run reads from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<DateTime<Utc>>,
+    /// Runs of the syncs in `after`, first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<RunReport>,
+}
+
+impl RunReport {
+    fn new(sync: &str, outcome: RunOutcome, message: impl Into<String>) -> Self {
+        Self {
+            sync: sync.to_string(),
+            outcome,
+            message: message.into(),
+            jobs_enqueued: 0,
+            records_enqueued: 0,
+            records_already_enqueued: 0,
+            cursor: None,
+            dependencies: Vec::new(),
+        }
+    }
+}
+
+/// Why a run failed (the cursor was left where it was; the next run reads the window again).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no sync named {name:?} is configured (configured: {configured})")]
+    UnknownSync { name: String, configured: String },
+    #[error("the input is not {{\"sync\": \"<name>\"}}: {0}")]
+    BadInput(String),
+    #[error("sync {sync}: {error}")]
+    Failed { sync: String, error: JobError },
+}
+
+/// The scheduler's infrastructure.
+#[derive(Clone)]
+pub struct SchedulerPorts {
+    /// The job queue the worker reads.
+    pub jobs: Arc<dyn MessageSink>,
+    pub store: Arc<dyn SyncStore>,
+    /// Holds the Severa key.
+    pub secrets: Arc<SecretCache>,
+}
+
+/// Tunables.
+#[derive(Clone)]
+pub struct SchedulerSettings {
+    /// How long a run's lease lasts; longer than the function's timeout, so a crashed run's
+    /// lease frees itself soon after. Default 15 min (Lambda's maximum).
+    pub lease: Duration,
+    /// How long "this record version was enqueued" is remembered. Default 35 days.
+    pub enqueued_ttl: Duration,
+    pub clock: Clock,
+    pub metrics: Metrics,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(15 * 60),
+            enqueued_ttl: Duration::from_secs(35 * 24 * 3600),
+            clock: Arc::new(Utc::now),
+            metrics: Metrics::stdout("scheduler"),
+        }
+    }
+}
+
+/// The scheduler. Build once per Lambda instance.
+pub struct Scheduler {
+    config: Arc<SyncConfig>,
+    jobs: Arc<dyn MessageSink>,
+    store: Arc<dyn SyncStore>,
+    severa: SeveraAccess,
+    settings: SchedulerSettings,
+}
+
+/// Severa's view at the start of an invocation, shared by the syncs it runs.
+struct Guards {
+    client: SeveraClient,
+    quota: Quota,
+}
+
+impl Scheduler {
+    pub fn new(
+        config: Arc<SyncConfig>,
+        ports: SchedulerPorts,
+        severa: SeveraSettings,
+        settings: SchedulerSettings,
+    ) -> Self {
+        Self {
+            config,
+            jobs: ports.jobs,
+            store: ports.store,
+            severa: SeveraAccess::new(ports.secrets, severa),
+            settings,
+        }
+    }
+
+    /// Handles an EventBridge Scheduler invocation. `run_id` names this run in the lease and
+    /// in job correlation ids (the Lambda request id).
+    pub async fn handle(
+        &self,
+        input: serde_json::Value,
+        run_id: &str,
+    ) -> Result<RunReport, SyncError> {
+        let input: SyncInput =
+            serde_json::from_value(input).map_err(|e| SyncError::BadInput(e.to_string()))?;
+        self.run(&input.sync, run_id).await
+    }
+
+    /// Runs one sync (and the syncs it runs after).
+    pub async fn run(&self, sync: &str, run_id: &str) -> Result<RunReport, SyncError> {
+        let definition = self.definition(sync)?;
+        let started = Instant::now();
+        let result = self.run_leased(definition, run_id, None).await;
+        match &result {
+            Ok(report) => log_report(report, started),
+            Err(e) => tracing::error!(
+                sync,
+                outcome = "failed",
+                duration_ms = started.elapsed().as_millis() as u64,
+                error = %e,
+                "sync failed; the cursor stays and the next run reads the same window again"
+            ),
+        }
+        result
+    }
+
+    fn definition(&self, sync: &str) -> Result<&SyncDefinition, SyncError> {
+        self.config
+            .sync(sync)
+            .ok_or_else(|| SyncError::UnknownSync {
+                name: sync.to_string(),
+                configured: self
+                    .config
+                    .syncs
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.settings.clock)()
+    }
+
+    fn failed(sync: &SyncDefinition, error: impl Into<JobError>) -> SyncError {
+        SyncError::Failed {
+            sync: sync.name.clone(),
+            error: error.into(),
+        }
+    }
+
+    /// Takes the lease, runs, gives the lease back (also when the run failed).
+    async fn run_leased(
+        &self,
+        sync: &SyncDefinition,
+        run_id: &str,
+        guards: Option<&Guards>,
+    ) -> Result<RunReport, SyncError> {
+        let now = self.now();
+        let until =
+            now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(15));
+        let lease = self
+            .store
+            .acquire_lease(&sync.name, run_id, now, until)
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        if let Lease::Held { holder, until } = lease {
+            self.settings
+                .metrics
+                .count("SyncBusy", 1, &[("sync", &sync.name)]);
+            return Ok(RunReport::new(
+                &sync.name,
+                RunOutcome::Busy,
+                format!(
+                    "another run of {} ({holder}) holds the lease until {}; this run does nothing",
+                    sync.name,
+                    until.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ),
+            ));
+        }
+        let result = Box::pin(self.run_locked(sync, run_id, guards)).await;
+        if let Err(e) = self.store.release_lease(&sync.name, run_id).await {
+            tracing::warn!(sync = %sync.name, error = %e, "could not release the lease; it ends by itself");
+        }
+        result
+    }
+
+    async fn run_locked(
+        &self,
+        sync: &SyncDefinition,
+        run_id: &str,
+        guards: Option<&Guards>,
+    ) -> Result<RunReport, SyncError> {
+        let owned;
+        let guards = match guards {
+            Some(g) => g,
+            None => match self.guards(sync).await? {
+                Ok(g) => {
+                    owned = g;
+                    &owned
+                }
+                Err(report) => return Ok(report),
+            },
+        };
+        if let Some(report) = self.quota_guard(sync, &guards.quota) {
+            return Ok(report);
+        }
+
+        let mut dependencies = Vec::new();
+        for dep in &sync.after {
+            let dep_sync = self.definition(dep)?;
+            let report = self.run_leased(dep_sync, run_id, Some(guards)).await?;
+            let done = report.outcome == RunOutcome::Completed;
+            let why = report.message.clone();
+            dependencies.push(report);
+            if !done {
+                self.settings
+                    .metrics
+                    .count("SyncDeferred", 1, &[("sync", &sync.name)]);
+                let mut deferred = RunReport::new(
+                    &sync.name,
+                    RunOutcome::Deferred,
+                    format!("{} runs after {dep}, which did not run: {why}", sync.name),
+                );
+                deferred.dependencies = dependencies;
+                return Ok(deferred);
+            }
+        }
+
+        let mut report = self.read_and_enqueue(sync, run_id, &guards.client).await?;
+        report.dependencies = dependencies;
+        Ok(report)
+    }
+
+    /// The Severa client and the schema check, once per invocation. `Err(report)`: paused.
+    async fn guards(&self, sync: &SyncDefinition) -> Result<Result<Guards, RunReport>, SyncError> {
+        let (client, generation) = self
+            .severa
+            .client()
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        let (client, response) = match client.get_entity_schema_version().await {
+            Ok(r) => (client, r),
+            Err(e) if e.fault_kind() == Some(FaultKind::AuthenticationFailure) => {
+                tracing::warn!(sync = %sync.name, "Severa rejected the API key; re-reading the secret and trying once more");
+                let (client, _) = self
+                    .severa
+                    .refreshed(generation)
+                    .await
+                    .map_err(|e| Self::failed(sync, e))?;
+                match client.get_entity_schema_version().await {
+                    Ok(r) => (client, r),
+                    Err(e) if e.fault_kind() == Some(FaultKind::AuthenticationFailure) => {
+                        return Err(Self::failed(sync, JobError::KeyRejected(e)));
+                    }
+                    Err(e) => return Err(Self::failed(sync, e)),
+                }
+            }
+            Err(e) => return Err(Self::failed(sync, e)),
+        };
+        let version = response.value.trim().to_string();
+        if let Some(report) = self.schema_guard(sync, &version).await? {
+            return Ok(Err(report));
+        }
+        Ok(Ok(Guards {
+            client,
+            quota: response.quota,
+        }))
+    }
+
+    /// Compares Severa's schema version with the stored one. `Some(report)`: syncs are paused.
+    async fn schema_guard(
+        &self,
+        sync: &SyncDefinition,
+        version: &str,
+    ) -> Result<Option<RunReport>, SyncError> {
+        let stored = self
+            .store
+            .schema_state()
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        let state = match stored {
+            None => {
+                let first = SchemaState {
+                    version: version.to_string(),
+                    previous: None,
+                    paused: false,
+                    changed_at: None,
+                };
+                self.store
+                    .put_schema_state(&first)
+                    .await
+                    .map_err(|e| Self::failed(sync, e))?;
+                first
+            }
+            Some(state) if state.version != version => {
+                let pause = self.config.pause_on_schema_change;
+                tracing::error!(
+                    sync = %sync.name,
+                    previous_version = %state.version,
+                    schema_version = version,
+                    paused = pause || state.paused,
+                    "Severa's entity schema version changed: check the integration against the \
+                     new entities, then acknowledge with `bridgectl sync ack-schema`"
+                );
+                self.settings
+                    .metrics
+                    .count("SchemaVersionChanged", 1, &[("sync", &sync.name)]);
+                let changed = SchemaState {
+                    version: version.to_string(),
+                    previous: Some(state.version.clone()),
+                    paused: pause || state.paused,
+                    changed_at: Some(self.now()),
+                };
+                self.store
+                    .put_schema_state(&changed)
+                    .await
+                    .map_err(|e| Self::failed(sync, e))?;
+                changed
+            }
+            Some(state) => state,
+        };
+        if !state.paused {
+            return Ok(None);
+        }
+        self.settings
+            .metrics
+            .count("SyncPaused", 1, &[("sync", &sync.name)]);
+        let previous = state.previous.as_deref().unwrap_or("an earlier version");
+        Ok(Some(RunReport::new(
+            &sync.name,
+            RunOutcome::Paused,
+            format!(
+                "Severa's entity schema version changed from {previous} to {}; syncs are paused \
+                 until acknowledged with `bridgectl sync ack-schema`",
+                state.version
+            ),
+        )))
+    }
+
+    fn quota_guard(&self, sync: &SyncDefinition, quota: &Quota) -> Option<RunReport> {
+        let share = quota.used_share()?;
+        if share <= self.config.quota_share || sync.urgent {
+            return None;
+        }
+        self.settings
+            .metrics
+            .count("SyncDeferred", 1, &[("sync", &sync.name)]);
+        Some(RunReport::new(
+            &sync.name,
+            RunOutcome::Deferred,
+            format!(
+                "Severa's daily quota is {:.0} % used ({} of {} calls), above the {:.0} % \
+                 allowed for non-urgent syncs; {} is deferred to its next schedule",
+                share * 100.0,
+                quota.used.unwrap_or_default(),
+                quota.limit.unwrap_or_default(),
+                self.config.quota_share * 100.0,
+                sync.name
+            ),
+        ))
+    }
+
+    async fn read_and_enqueue(
+        &self,
+        sync: &SyncDefinition,
+        run_id: &str,
+        client: &SeveraClient,
+    ) -> Result<RunReport, SyncError> {
+        let run_started = self.now();
+        let cursor = self
+            .store
+            .cursor(&sync.name)
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        let since = match (cursor, sync.first_run) {
+            (Some(cursor), _) => cursor - CURSOR_OVERLAP,
+            (None, FirstRun::From(from)) => from,
+            (None, FirstRun::Now) => {
+                self.store
+                    .set_cursor(&sync.name, run_started)
+                    .await
+                    .map_err(|e| Self::failed(sync, e))?;
+                let mut report = RunReport::new(
+                    &sync.name,
+                    RunOutcome::Completed,
+                    "first run with first_run.from = now: nothing before now is sent",
+                );
+                report.cursor = Some(run_started);
+                return Ok(report);
+            }
+        };
+        let invoices_from = match (&sync.read, cursor, sync.first_run) {
+            (_, None, FirstRun::From(from)) => from,
+            (Read::Invoices(inv), _, _) => {
+                run_started - TimeDelta::days(i64::from(inv.window_days))
+            }
+            _ => since,
+        };
+        let result = read::read(client, &sync.read, since, invoices_from)
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        if result.without_guid > 0 {
+            tracing::warn!(sync = %sync.name, records = result.without_guid, "Severa returned records without a GUID; they are not sent");
+        }
+
+        let mut report = RunReport::new(&sync.name, RunOutcome::Completed, "");
+        let mut fresh = Vec::new();
+        for record in result.records {
+            let seen = self
+                .store
+                .was_enqueued(&sync.name, &record.key())
+                .await
+                .map_err(|e| Self::failed(sync, e))?;
+            if seen {
+                report.records_already_enqueued += 1;
+            } else {
+                fresh.push(record);
+            }
+        }
+        let batch_size = match sync.read {
+            Read::HourEntries { batch_size } => batch_size,
+            _ => 1,
+        };
+        for batch in fresh.chunks(batch_size) {
+            if self.enqueue(sync, run_id, batch).await? {
+                report.jobs_enqueued += 1;
+                report.records_enqueued += batch.len();
+            }
+        }
+
+        self.store
+            .set_cursor(&sync.name, run_started)
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        report.cursor = Some(run_started);
+        report.message = format!(
+            "enqueued {} record(s) in {} job(s); {} already enqueued before",
+            report.records_enqueued, report.jobs_enqueued, report.records_already_enqueued
+        );
+        if report.records_enqueued > 0 {
+            self.settings.metrics.count(
+                "RecordsEnqueued",
+                report.records_enqueued as u64,
+                &[("sync", &sync.name)],
+            );
+        }
+        Ok(report)
+    }
+
+    /// One outbound job for `records`; then the records are marked enqueued. `false` when the
+    /// job is too large for SQS (logged; not marked, so it is tried again next run).
+    async fn enqueue(
+        &self,
+        sync: &SyncDefinition,
+        run_id: &str,
+        records: &[Record],
+    ) -> Result<bool, SyncError> {
+        let keys: Vec<String> = records.iter().map(Record::key).collect();
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let job_id = format!("{}:{}", sync.name, read::digest(&key_refs));
+        let write_back = match (&sync.read, records) {
+            (Read::Invoices(inv), [invoice]) => Some(InvoiceStatusWriteBack {
+                invoice_guid: invoice.guid.clone(),
+                status: inv.transferred_status.clone(),
+            }),
+            _ => None,
+        };
+        let external_id = match records {
+            [one] => one.guid.clone(),
+            _ => format!("batch:{}", records.len()),
+        };
+        let job = Job {
+            schema_version: SCHEMA_VERSION,
+            job_id: job_id.clone(),
+            source: OUTBOUND_SOURCE.to_string(),
+            external_id,
+            occurred_at: self.now(),
+            correlation_id: run_id.to_string(),
+            action: Action::OutboundDeliver(OutboundDelivery {
+                sync: sync.name.clone(),
+                entity: sync.read.entity().to_string(),
+                records: records.iter().map(|r| r.json.clone()).collect(),
+                write_back,
+            }),
+        };
+        let mut message = job.to_message();
+        if message.body.len() > MAX_JOB_BYTES {
+            tracing::error!(
+                sync = %sync.name,
+                job_id = %job_id,
+                records = ?records.iter().map(|r| r.guid.as_str()).collect::<Vec<_>>(),
+                bytes = message.body.len(),
+                "an outbound job is larger than SQS accepts (256 KiB); not sent (lower batch_size)"
+            );
+            return Ok(false);
+        }
+        message
+            .attributes
+            .insert("sync".to_string(), sync.name.clone());
+        self.jobs
+            .send(&message)
+            .await
+            .map_err(|e| Self::failed(sync, e))?;
+        for key in &keys {
+            self.store
+                .mark_enqueued(&sync.name, key, self.settings.enqueued_ttl)
+                .await
+                .map_err(|e| Self::failed(sync, e))?;
+        }
+        Ok(true)
+    }
+}
+
+/// The one log line per run (and per dependency run).
+fn log_report(report: &RunReport, started: Instant) {
+    for dep in &report.dependencies {
+        log_report(dep, started);
+    }
+    let cursor = report
+        .cursor
+        .map(|c| c.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    tracing::info!(
+        sync = %report.sync,
+        outcome = report.outcome.as_str(),
+        jobs_enqueued = report.jobs_enqueued,
+        records_enqueued = report.records_enqueued,
+        records_already_enqueued = report.records_already_enqueued,
+        cursor = %cursor,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "sync {}: {}",
+        report.outcome.as_str(),
+        report.message
+    );
+}
+
+/// Acknowledges a schema version change (`bridgectl sync ack-schema`): syncs run again. Returns
+/// the state before, `None` when no version was ever stored (nothing to acknowledge).
+pub async fn acknowledge_schema(store: &dyn SyncStore) -> Result<Option<SchemaState>, PortError> {
+    let Some(state) = store.schema_state().await? else {
+        return Ok(None);
+    };
+    if state.paused {
+        store
+            .put_schema_state(&SchemaState {
+                version: state.version.clone(),
+                previous: None,
+                paused: false,
+                changed_at: state.changed_at,
+            })
+            .await?;
+        tracing::info!(schema_version = %state.version, previous_version = ?state.previous, "schema version change acknowledged; syncs run again");
+    }
+    Ok(Some(state))
+}
