@@ -34,6 +34,17 @@ pub struct Outcome {
 }
 
 pub async fn run(invocation: Invocation, env: &Env) -> Outcome {
+    // Commands with their own input, errors and redaction; `severa` is handled below.
+    match &invocation.cli.command {
+        Command::Secret(args) => {
+            return crate::secret::run(args, &crate::secret::read_process_stdin).await;
+        }
+        Command::Sync(args) => return crate::sync::run(args).await,
+        Command::Dlq(args) => return crate::dlq::run(args).await,
+        Command::Replay(args) => return crate::dlq::replay(args).await,
+        Command::Config(args) => return crate::config_check::run(args),
+        Command::Severa(_) => {}
+    }
     let key = env
         .api_key
         .as_deref()
@@ -55,7 +66,11 @@ pub async fn run(invocation: Invocation, env: &Env) -> Outcome {
 }
 
 async fn execute(invocation: Invocation, env: &Env) -> Result<String, CliError> {
-    let Command::Severa(severa) = invocation.cli.command;
+    let Command::Severa(severa) = invocation.cli.command else {
+        return Err(CliError::Usage(
+            "only `bridgectl severa` runs through execute".into(),
+        ));
+    };
     match &severa.command {
         SeveraCommand::Call(args) => {
             let target = call::resolve_target(&args.operation)?;
@@ -115,7 +130,7 @@ pub fn build_client(args: &SeveraArgs, env: &Env) -> Result<SeveraClient, CliErr
 }
 
 /// Last line of defence: whatever a server echoes back, the key is not printed.
-struct Redactor {
+pub(crate) struct Redactor {
     needles: Vec<String>,
 }
 
@@ -124,7 +139,7 @@ impl Redactor {
     /// keys are far longer.
     const MIN_LEN: usize = 6;
 
-    fn new(key: Option<&str>) -> Self {
+    pub(crate) fn new(key: Option<&str>) -> Self {
         let mut needles = Vec::new();
         if let Some(key) = key.filter(|k| k.len() >= Self::MIN_LEN) {
             needles.push(key.to_string());
@@ -138,7 +153,7 @@ impl Redactor {
         Self { needles }
     }
 
-    fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         self.needles.iter().fold(text.to_string(), |acc, needle| {
             acc.replace(needle, "<redacted>")
         })

@@ -85,6 +85,20 @@ pub enum Command {
     /// Call Visma Severa's SOAP API directly (raw calls, health check).
     #[command(long_about = SEVERA_LONG_ABOUT, after_help = EXIT_CODES, arg_required_else_help = true)]
     Severa(SeveraArgs),
+    /// Manage the Severa API key secret (rotate to a new key read from stdin).
+    #[command(long_about = crate::secret::SECRET_LONG_ABOUT, arg_required_else_help = true)]
+    Secret(crate::secret::SecretArgs),
+    /// Operate the scheduled syncs (acknowledge a Severa schema version change).
+    #[command(long_about = crate::sync::SYNC_LONG_ABOUT, arg_required_else_help = true)]
+    Sync(crate::sync::SyncArgs),
+    /// Triage the dead-letter queue: list, show, redrive.
+    #[command(long_about = crate::dlq::DLQ_LONG_ABOUT, arg_required_else_help = true)]
+    Dlq(crate::dlq::DlqArgs),
+    /// Validate a job file and put it on the job queue.
+    Replay(crate::dlq::ReplayArgs),
+    /// Validate configuration files (webhook sources, syncs) before deploying them.
+    #[command(arg_required_else_help = true)]
+    Config(crate::config_check::ConfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -256,7 +270,9 @@ mod tests {
         ])
         .map_err(|e| e.to_string())
         .unwrap();
-        let Command::Severa(severa) = inv.cli.command;
+        let Command::Severa(severa) = inv.cli.command else {
+            panic!("not a severa command");
+        };
         assert_eq!(severa.endpoint, "http://localhost:1/x");
         assert_eq!(severa.timeout, 5);
     }

@@ -5,6 +5,10 @@
 pub mod app;
 pub mod args;
 pub mod call;
+pub mod config_check;
+pub mod dlq;
 pub mod error;
 pub mod logging;
 pub mod ping;
+pub mod secret;
+pub mod sync;

@@ -14,6 +14,7 @@
 //! first delivery that needs them and cached.
 
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
+use bridge::function_env::{self, EnvVars};
 use bridge::secrets::{DEFAULT_TTL, SecretCache};
 use bridge::webhook::Webhook;
 use bridge::webhook::config::Config;
@@ -22,16 +23,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_target(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    function_env::init_json_logging();
 
     let webhook = match build().await {
         Ok(webhook) => Arc::new(webhook),
@@ -51,8 +43,11 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 async fn build() -> Result<Webhook, String> {
-    let queue_url = required("JOB_QUEUE_URL")?;
-    let table_name = required("TABLE_NAME")?;
+    let env = EnvVars::new(|name: &str| std::env::var(name).ok());
+    let queue_url = env
+        .required_url("JOB_QUEUE_URL")
+        .map_err(|e| e.to_string())?;
+    let table_name = env.required("TABLE_NAME").map_err(|e| e.to_string())?;
     let config = Config::from_env().map_err(|e| format!("sources configuration: {e}"))?;
     let sdk = bridge::aws::config::load().await;
     tracing::info!(
@@ -68,14 +63,6 @@ async fn build() -> Result<Webhook, String> {
             DEFAULT_TTL,
         ),
     ))
-}
-
-fn required(name: &str) -> Result<String, String> {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(value),
-        Ok(_) => Err(format!("{name}: empty")),
-        Err(_) => Err(format!("{name}: missing")),
-    }
 }
 
 /// The request with its body as the exact received bytes (lambda_http already decoded base64).

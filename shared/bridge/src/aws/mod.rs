@@ -7,11 +7,16 @@
 //! the queue, table or secret (never a secret's value).
 
 pub mod config;
+mod dlq;
 mod dynamo;
 mod error;
+mod secret_versions;
 mod secrets;
 mod sqs;
+mod sync_state;
 
+pub use dlq::SqsDeadLetterQueue;
 pub use dynamo::DynamoTable;
+pub use secret_versions::SecretsManagerVersions;
 pub use secrets::SecretsManagerSource;
 pub use sqs::SqsQueue;
