@@ -20,6 +20,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "infra/template.yaml: cfn-lint, checkov, template vs code"
+scripts/lint-infra.sh
+
 step "Python tools into .venv (pinned) and moto on 127.0.0.1"
 scripts/moto.sh venv
 moto_port=$(free_port)
