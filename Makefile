@@ -1,17 +1,26 @@
 # severa-bridge — single entry point. `make demo` and `make test` are the README's two commands.
 SHELL := /bin/bash
 
-.PHONY: demo test sim bench bench-worker coldstart fmt lint help
+.PHONY: demo dev demo-severa test sim bench bench-worker coldstart lint-infra fmt lint help
 
 help:
-	@echo "make demo   - build, start the Severa simulator and drive it with bridgectl (local, no AWS)"
+	@echo "make demo   - the whole pipeline locally (moto, severa-sim, functions under cargo lambda): scenario + report"
+	@echo "make dev    - the same local stack left running; endpoints in .run/dev/endpoints.env"
+	@echo "make demo-severa - only the Severa simulator, driven with bridgectl (no AWS parts)"
 	@echo "make test   - fmt check, clippy -D warnings, all tests, end-to-end smoke against severa-sim"
 	@echo "make sim    - run severa-sim on 127.0.0.1:8642 in the foreground"
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
 	@echo "make coldstart - release binaries: time to 'ready for the first event' and RSS"
+	@echo "make lint-infra - cfn-lint, checkov and the template-vs-code checks of infra/template.yaml"
 
 demo:
+	@scripts/demo-stack.sh demo
+
+dev:
+	@scripts/demo-stack.sh dev
+
+demo-severa:
 	@scripts/demo.sh
 
 test:
@@ -30,6 +39,9 @@ coldstart:
 	cargo build --release --locked -p webhook -p worker
 	scripts/moto.sh venv
 	PATH="$(CURDIR)/.venv/bin:$$PATH" python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
+
+lint-infra:
+	@scripts/lint-infra.sh
 
 fmt:
 	cargo fmt --all
