@@ -7,7 +7,13 @@
 //! Toggl user 3001 → Severa user AA (Alice Andersson, `sim-user-alice`).
 
 use super::{Checks, Ctx, Step, StepFuture, message_attribute, number};
+use crate::error::Context;
+use crate::stack::Names;
+use bridge::aws::SecretsManagerVersions;
+use bridge::rotation::{KeyCheck, Operator};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The scenario, in order.
 pub fn all() -> Vec<Step> {
@@ -51,6 +57,10 @@ pub fn all() -> Vec<Step> {
         Step {
             name: "A job for an unknown user ends in the DLQ with its reason",
             run: unknown_user_dead_lettered,
+        },
+        Step {
+            name: "The Severa key is regenerated, a job waits, the new key is rotated in",
+            run: severa_key_rotated_midway,
         },
         Step {
             name: "The job queue is drained",
@@ -596,6 +606,116 @@ fn unknown_user_dead_lettered<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepF
             "no hour entry was added",
             ops_evidence(&ops),
         );
+        Ok(())
+    })
+}
+
+/// A person regenerates the API user's key in Severa mid-stream: jobs arriving then fail
+/// authentication and wait in the queue (retried, never dead-lettered); the operator stores the
+/// new key the way `bridgectl secret rotate --in-process` does (tested against Severa, staged as
+/// AWSPENDING, promoted to AWSCURRENT); the waiting job then goes through, once.
+fn severa_key_rotated_midway<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFuture<'a> {
+    Box::pin(async move {
+        let regenerated = ctx.sim.post("/keys/regenerate", &json!({})).await?;
+        let Some(new_key) = regenerated["api_key"].as_str().map(str::to_string) else {
+            checks.expect(
+                false,
+                "the simulator regenerated the API user's key",
+                "its answer carried no api_key",
+            );
+            return Ok(());
+        };
+        let name = format!("Rotation Oy [{}]", ctx.tag);
+        let body = json!({
+            "kind": "account.upsert",
+            "external_id": format!("crm-account-rotation-{}", ctx.tag),
+            "payload": {"name": name},
+        })
+        .to_string()
+        .into_bytes();
+        let answer = ctx
+            .send_crm(&format!("msg_{}_rotation", ctx.tag), &body)
+            .await?;
+        expect_status(
+            checks,
+            &answer,
+            202,
+            "accepted and queued while the stored key is stale",
+        );
+
+        let secret_id = Names::new(&ctx.endpoints.prefix).severa_key_secret();
+        let operator = Operator::new(
+            Arc::new(SecretsManagerVersions::new(ctx.secrets.clone())),
+            KeyCheck::new(
+                Some(ctx.endpoints.severa_endpoint.clone()),
+                severa::SeveraConfig::default(),
+            ),
+        );
+        let version = format!("demo-rotation-{}", ctx.tag);
+        let rotated = operator
+            .rotate(
+                &secret_id,
+                severa::ApiKey::new(new_key),
+                &version,
+                true,
+                Duration::from_secs(30),
+            )
+            .await;
+        checks.expect(
+            rotated.is_ok(),
+            "the new key was tested against Severa, staged and rotated in",
+            match &rotated {
+                Ok(report) => format!(
+                    "{secret_id} version {} ({})",
+                    report.version_id,
+                    report.mode.name()
+                ),
+                Err(e) => e.to_string(),
+            },
+        );
+        let current = ctx
+            .secrets
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .context("reading the key secret's AWSCURRENT version")?;
+        checks.expect(
+            current.version_id() == Some(version.as_str()),
+            "AWSCURRENT is the new version",
+            format!("AWSCURRENT = {:?}", current.version_id()),
+        );
+
+        let account = ctx
+            .wait_for(|| ctx.find_entity("Account", |a| a["Name"] == name.as_str()))
+            .await?;
+        checks.expect(
+            account.is_some(),
+            format!("the waiting job went through with the new key: Severa holds {name:?}"),
+            account
+                .as_ref()
+                .map(|(guid, _)| guid.clone())
+                .unwrap_or("not found".into()),
+        );
+        let accounts = ctx.sim.entities("Account").await?;
+        let copies = accounts
+            .values()
+            .filter(|a| a["Name"] == name.as_str())
+            .count();
+        checks.expect(
+            copies == 1,
+            "applied once",
+            format!("{copies} account(s) named so"),
+        );
+        if let Some(job_id) = answer.job_id() {
+            let dead = ctx.dlq_message(&job_id).await?;
+            checks.expect(
+                dead.is_none(),
+                "nothing went to the DLQ",
+                format!("job {job_id}"),
+            );
+        }
         Ok(())
     })
 }
