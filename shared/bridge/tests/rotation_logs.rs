@@ -10,44 +10,12 @@ use bridge::rotation::{RotationStep, StepOutcome};
 use rotation_support::*;
 use severa::ApiKey;
 use severa_sim::DEFAULT_API_KEY;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_in_any_log_line_or_error() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "debug,bridge=trace,severa=trace,severa_sim=trace",
-        ))
-        .with_writer(move || writer.clone())
-        .init();
+    let buffer =
+        test_support::LogCapture::install("debug,bridge=trace,severa=trace,severa_sim=trace");
 
     let s = Setup::start().await;
     let operator = s.operator();

@@ -9,51 +9,13 @@ mod sync_harness;
 mod worker_harness;
 
 use bridge::sync::RunOutcome;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use severa_sim::DEFAULT_API_KEY;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use sync_harness::{SyncHarness, config, signing_secret_text};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn json_lines(&self) -> Vec<Json> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_drift_busy_runs_and_outcomes_are_logged_without_secrets() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(move || writer.clone())
-        .init();
+    let buffer = test_support::LogCapture::install("debug");
 
     let syncs = config(json!({"invoices": {
         "read": "invoices",

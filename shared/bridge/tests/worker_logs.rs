@@ -8,42 +8,11 @@ mod worker_harness;
 
 use serde_json::{Value as Json, json};
 use severa_sim::DEFAULT_API_KEY;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use worker_harness::*;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_outcome_line_per_job_and_never_the_key() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(move || writer.clone())
-        .init();
+    let buffer = test_support::LogCapture::install("debug");
 
     let h = Harness::start().await;
     let first = h.enqueue(&[hours("log-1", "te-log-1", "1")], 30).await;

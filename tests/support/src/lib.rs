@@ -142,3 +142,51 @@ pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
         .queue_url
         .expect("queue url")
 }
+
+/// Every JSON log line of the process, for tests that assert what is (and is not) logged.
+/// Installs a global subscriber, so use it only in a test binary of its own (one per binary).
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(data);
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Starts capturing JSON lines (flattened events) at `filter`, e.g. `"debug"`.
+    pub fn install(filter: &str) -> Self {
+        let capture = Self::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        let buffer = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&buffer)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The lines that are JSON objects.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
