@@ -31,6 +31,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 # the whole workspace. Building the same way (no -p) makes those runs find fresh binaries
 # instead of compiling the dependency graph a second time with another feature union.
 say "Building devstack and the functions (first time on 2 cores: about 10 minutes; then seconds)"
-cargo build --locked --bin devstack --bin webhook --bin worker
+cargo build --locked --bin devstack --bin webhook --bin worker --bin scheduler
 
 exec "${CARGO_TARGET_DIR:-target}/debug/devstack" "$mode" "$@"

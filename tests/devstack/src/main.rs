@@ -145,6 +145,7 @@ async fn up(args: UpArgs) -> Result<()> {
         severa_api_key: std::env::var("SEVERA_API_KEY")
             .unwrap_or_else(|_| severa_sim::DEFAULT_API_KEY.to_string()),
         sources_file,
+        syncs_file: None,
     };
     let sdk = stack::sdk_config(&args.aws_endpoint_url).await;
     let provisioned = provision::up(&sdk, &settings).await?;

@@ -25,6 +25,8 @@ pub struct UpSettings {
     pub severa_api_key: String,
     /// The webhook sources configuration the webhook function reads (`SOURCES_FILE`).
     pub sources_file: PathBuf,
+    /// The sync configuration the scheduler and the worker read (`SYNCS_FILE`), if any.
+    pub syncs_file: Option<PathBuf>,
 }
 
 /// What `up` created.
@@ -128,6 +130,40 @@ pub fn function_env(
         ("SEVERA_TIMEOUT_SECS", "10".to_string()),
         ("WORKER_CONCURRENCY", "4".to_string()),
     ]
+    .into_iter()
+    .chain(
+        settings
+            .syncs_file
+            .as_ref()
+            .map(|f| ("SYNCS_FILE", f.display().to_string())),
+    )
+    .collect()
+}
+
+/// The demo's sync configuration: invoices in status "Sent" go to the local receiver (signed
+/// with the outbound signing secret) and are marked "Transferred" after its 2xx.
+pub fn write_syncs_file(path: &Path, receiver_url: &str, names: &Names) -> Result<()> {
+    let config = serde_json::json!({
+        "quota_share": 0.8,
+        "pause_on_schema_change": true,
+        "syncs": {
+            "invoices": {
+                "read": "invoices",
+                "schedule": "cron(0 5 * * ? *)",
+                "schedule_timezone": "Europe/Helsinki",
+                "first_run": {"from": "2025-01-01T00:00:00Z"},
+                "invoices": {"statuses": ["Sent"], "transferred_status": "Transferred", "window_days": 3660},
+                "target": {
+                    "url": format!("{}/accounting/invoices", receiver_url.trim_end_matches('/')),
+                    "secret_id": names.outbound_signing_secret(),
+                },
+            }
+        }
+    });
+    let text = serde_json::to_string_pretty(&config).context("sync configuration")?;
+    bridge::sync::config::SyncConfig::from_json(&text)
+        .context("the demo's sync configuration is invalid")?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The sources configuration, validated as the webhook function validates it.

@@ -179,20 +179,16 @@ async fn start(
     let step = Instant::now();
     let sdk = stack::sdk_config(&aws_endpoint_url).await;
     let sources_file = root.join("examples/sources.json");
-    let settings = UpSettings {
+    let syncs_file = options.run_dir.join("syncs.json");
+    let mut settings = UpSettings {
         names: names.clone(),
         aws_endpoint_url: aws_endpoint_url.clone(),
         severa_endpoint: sim.endpoint(),
         severa_api_key,
         sources_file: sources_file.clone(),
+        syncs_file: Some(syncs_file.clone()),
     };
     let provisioned = provision::up(&sdk, &settings).await?;
-    let function_env_file = options.run_dir.join("stack.env");
-    crate::env_file::write(
-        &function_env_file,
-        "Environment of the functions under `cargo lambda watch` (written by devstack).",
-        &provision::function_env(&settings, &provisioned),
-    )?;
     done(
         3,
         &format!(
@@ -212,9 +208,20 @@ async fn start(
         names.outbound_signing_secret(),
     )))
     .await?;
+    provision::write_syncs_file(&syncs_file, &receiver.url(), &names)?;
+    settings.syncs_file = Some(syncs_file);
+    let function_env_file = options.run_dir.join("stack.env");
+    crate::env_file::write(
+        &function_env_file,
+        "Environment of the functions under `cargo lambda watch` (written by devstack).",
+        &provision::function_env(&settings, &provisioned),
+    )?;
     done(
         4,
-        &format!("receiver for outbound deliveries at {}", receiver.url()),
+        &format!(
+            "receiver for outbound deliveries at {} (invoice sync target)",
+            receiver.url()
+        ),
         step,
     );
 

@@ -63,6 +63,10 @@ pub fn all() -> Vec<Step> {
             run: severa_key_rotated_midway,
         },
         Step {
+            name: "Invoice sync: a sent invoice goes to accounting, signed, and is marked transferred",
+            run: invoice_sync_delivered,
+        },
+        Step {
             name: "The job queue is drained",
             run: queue_settles,
         },
@@ -616,7 +620,7 @@ fn unknown_user_dead_lettered<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepF
 /// AWSPENDING, promoted to AWSCURRENT); the waiting job then goes through, once.
 fn severa_key_rotated_midway<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFuture<'a> {
     Box::pin(async move {
-        let regenerated = ctx.sim.post("/keys/regenerate", &json!({})).await?;
+        let regenerated = ctx.sim.post("keys/regenerate", &json!({})).await?;
         let Some(new_key) = regenerated["api_key"].as_str().map(str::to_string) else {
             checks.expect(
                 false,
@@ -651,7 +655,8 @@ fn severa_key_rotated_midway<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFu
                 severa::SeveraConfig::default(),
             ),
         );
-        let version = format!("demo-rotation-{}", ctx.tag);
+        // Secrets Manager wants 32–64 characters; bridgectl uses a UUID.
+        let version = hex::encode(crate::stack::random_bytes(16)?);
         let rotated = operator
             .rotate(
                 &secret_id,
@@ -716,6 +721,120 @@ fn severa_key_rotated_midway<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFu
                 format!("job {job_id}"),
             );
         }
+        Ok(())
+    })
+}
+
+/// The invoice in status "Sent" in the demo organisation.
+const SENT_INVOICE_GUID: &str = "sim-inv-1001";
+
+/// Deliveries of `invoice_guid` the receiver got on the invoice sync's path.
+fn invoice_deliveries(deliveries: &[Value], invoice_guid: &str) -> usize {
+    deliveries
+        .iter()
+        .filter(|d| {
+            d["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/accounting/invoices"))
+        })
+        .filter(|d| {
+            d["body"]["data"]["records"]
+                .as_array()
+                .is_some_and(|records| records.iter().any(|r| r["GUID"] == invoice_guid))
+        })
+        .count()
+}
+
+/// EventBridge Scheduler's call, made by hand: the scheduler reads invoices in status "Sent"
+/// and enqueues one outbound job each; the worker POSTs it to the receiver (Standard Webhooks
+/// signature) and only after the 2xx sets the status to "Transferred". A second run sends
+/// nothing.
+fn invoice_sync_delivered<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFuture<'a> {
+    Box::pin(async move {
+        let invoice_status = |invoices: &serde_json::Map<String, Value>| {
+            invoices
+                .get(SENT_INVOICE_GUID)
+                .and_then(|i| i["InvoiceStatus"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let status = invoice_status(&ctx.sim.entities("Invoice").await?);
+        if status != "Sent" {
+            // A replay against a `dev` stack: an earlier run transferred it already.
+            checks.expect(
+                false,
+                "the demo organisation's invoice 1001 is in status Sent",
+                format!("it is {status:?}; restart the stack (make dev) to replay this step"),
+            );
+            return Ok(());
+        }
+        let since = ctx.sim.last_seq().await?;
+        let emulator = crate::lambda::Emulator::new(ctx.endpoints.lambda_endpoint.clone())?;
+        let run = emulator
+            .invoke("scheduler", &json!({"sync": "invoices"}))
+            .await?;
+        checks.expect(
+            matches!(run, crate::lambda::Invocation::Returned(_)),
+            "the scheduler ran the invoices sync",
+            format!("{run:?}"),
+        );
+
+        let delivered = ctx
+            .wait_for(|| async {
+                let deliveries = ctx.received_deliveries().await?;
+                Ok((invoice_deliveries(&deliveries, SENT_INVOICE_GUID) > 0).then_some(deliveries))
+            })
+            .await?;
+        let Some(deliveries) = delivered else {
+            checks.expect(false, "accounting received invoice 1001", "nothing arrived");
+            return Ok(());
+        };
+        let delivery = deliveries
+            .iter()
+            .find(|d| invoice_deliveries(std::slice::from_ref(d), SENT_INVOICE_GUID) > 0);
+        checks.expect(
+            delivery.is_some_and(|d| d["signature_valid"] == true),
+            "accounting received invoice 1001 with a valid Standard Webhooks signature",
+            delivery
+                .map(|d| format!("webhook-id {}", d["webhook_id"]))
+                .unwrap_or_default(),
+        );
+        let transferred = ctx
+            .wait_for(|| async {
+                let status = invoice_status(&ctx.sim.entities("Invoice").await?);
+                Ok((status == "Transferred").then_some(status))
+            })
+            .await?;
+        checks.expect(
+            transferred.is_some(),
+            "after the 2xx, Severa's invoice 1001 is marked Transferred",
+            transferred.unwrap_or_else(|| "still not Transferred".into()),
+        );
+        let ops = ctx.sim.operations_since(since).await?;
+        let writes = ops.iter().filter(|o| *o == "SetInvoiceStatus").count();
+        checks.expect(
+            writes == 1,
+            "SetInvoiceStatus was called once",
+            ops_evidence(&ops),
+        );
+
+        let again = emulator
+            .invoke("scheduler", &json!({"sync": "invoices"}))
+            .await?;
+        let enqueued = match &again {
+            crate::lambda::Invocation::Returned(report) => report["records_enqueued"].as_u64(),
+            crate::lambda::Invocation::Failed(_) => None,
+        };
+        checks.expect(
+            enqueued == Some(0),
+            "a second run enqueues nothing",
+            format!("{again:?}"),
+        );
+        let total = invoice_deliveries(&ctx.received_deliveries().await?, SENT_INVOICE_GUID);
+        checks.expect(
+            total == 1,
+            "invoice 1001 was delivered once",
+            format!("{total} deliveries"),
+        );
         Ok(())
     })
 }
