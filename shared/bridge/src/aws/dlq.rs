@@ -1,8 +1,9 @@
 //! The dead-letter queue as [`DeadLetterQueue`] (operator triage and redrive).
 
+use super::SqsQueue;
 use super::error::sdk_error;
 use crate::dlq::{DeadLetter, DeadLetterQueue};
-use crate::ports::PortError;
+use crate::ports::{PortError, ReceivedMessages};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, Utc};
@@ -12,15 +13,19 @@ const SERVICE: &str = "SQS";
 /// One DLQ, addressed by its URL.
 #[derive(Debug, Clone)]
 pub struct SqsDeadLetterQueue {
+    /// Per-message controls (visibility, delete) are the job queue adapter's.
+    queue: SqsQueue,
     client: aws_sdk_sqs::Client,
     queue_url: String,
 }
 
 impl SqsDeadLetterQueue {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        let queue_url = queue_url.into();
         Self {
+            queue: SqsQueue::new(client.clone(), &queue_url),
             client,
-            queue_url: queue_url.into(),
+            queue_url,
         }
     }
 
@@ -97,26 +102,11 @@ impl DeadLetterQueue for SqsDeadLetterQueue {
     }
 
     async fn release(&self, receipt_handle: &str) -> Result<(), PortError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "ChangeMessageVisibility", &self.target(), &e, true))?;
-        Ok(())
+        self.queue.delay(receipt_handle, 0).await
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), PortError> {
-        self.client
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "DeleteMessage", &self.target(), &e, true))?;
-        Ok(())
+        self.queue.delete(receipt_handle).await
     }
 
     async fn start_move_task(&self) -> Result<Option<String>, PortError> {
