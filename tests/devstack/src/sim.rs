@@ -37,26 +37,9 @@ impl SimAdmin {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value> {
-        let url = format!("{}/{path}", self.base);
-        let mut request = self.http.request(method.clone(), &url);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request
-            .send()
+        severa_sim::admin_client::admin_request(&self.http, &self.base, method, path, body)
             .await
-            .with_context(|| format!("severa-sim admin {method} {url}"))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("reading {url}"))?;
-        if !status.is_success() {
-            crate::bail!("severa-sim admin {url}: HTTP {status}");
-        }
-        serde_json::from_slice(&body).with_context(|| format!("{url} did not answer JSON"))
+            .context("severa-sim admin")
     }
 
     /// Entities of one type (`HourEntry`, `Account`, `Contact`, …) by GUID.

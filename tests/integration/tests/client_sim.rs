@@ -36,22 +36,15 @@ impl Harness {
     }
 
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Json {
-        let url = format!("{}/{path}", self.sim.admin_url());
-        let mut req = self.http.request(method, &url);
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let resp = req.send().await.expect("admin call");
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("admin body");
-        assert!(
-            status.is_success(),
-            "{path}: HTTP {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
-        serde_json::from_slice(&bytes).expect("admin JSON")
+        severa_sim::admin_client::admin_request(
+            &self.http,
+            &self.sim.admin_url(),
+            method,
+            path,
+            body.as_ref(),
+        )
+        .await
+        .expect("simulator admin call")
     }
 
     async fn post(&self, path: &str, body: Json) -> Json {

@@ -17,6 +17,7 @@
 pub mod fixture;
 
 mod admin;
+pub mod admin_client;
 mod model;
 mod ops;
 mod server;

@@ -150,16 +150,15 @@ impl Setup {
     }
 
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Json {
-        let url = format!("{}/{path}", self.sim.admin_url());
-        let mut req = self.http.request(method, &url);
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let resp = req.send().await.expect("admin call");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        serde_json::from_slice(&resp.bytes().await.expect("admin body")).expect("admin JSON")
+        severa_sim::admin_client::admin_request(
+            &self.http,
+            &self.sim.admin_url(),
+            method,
+            path,
+            body.as_ref(),
+        )
+        .await
+        .expect("simulator admin call")
     }
 
     /// Regenerates the API user's key in the simulator (the old one stops working) and
