@@ -148,7 +148,7 @@ pub enum UserRef {
 #[serde(rename_all = "snake_case")]
 pub enum CaseRef {
     Guid(String),
-    Number(i32),
+    Number(i64),
 }
 
 /// A phase within the job's case; absent means the case's root phase.
@@ -174,7 +174,7 @@ pub enum WorkTypeRef {
 #[serde(rename_all = "snake_case")]
 pub enum AccountRef {
     Guid(String),
-    Number(i32),
+    Number(i64),
     Name(String),
 }
 
@@ -223,7 +223,7 @@ pub struct PostalAddress {
 pub struct AccountUpsert {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i32>,
+    pub number: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,6 +38,8 @@ pub struct HourEntryTarget {
     pub phase_guid: String,
     /// `None` when neither the job, the phase nor the organisation names one: Severa decides.
     pub work_type_guid: Option<String>,
+    /// `Case.IsInternal`: hours on an internal case are not billable unless the job says so.
+    pub case_is_internal: bool,
 }
 
 /// Key → value with a per-entry age.
@@ -87,10 +89,10 @@ pub struct Resolver {
     user_exists: TtlMap<String, ()>,
     all_users: TtlMap<(), List<User>>,
     case_by_guid: TtlMap<String, Case>,
-    all_cases: TtlMap<(), List<Case>>,
+    case_by_number: TtlMap<i64, Case>,
     phases: TtlMap<String, List<Phase>>,
     work_types: TtlMap<String, List<WorkType>>,
-    account_by_number: TtlMap<i32, String>,
+    account_by_number: TtlMap<i64, String>,
     account_exists: TtlMap<String, ()>,
     all_accounts: TtlMap<(), List<Account>>,
 }
@@ -172,7 +174,7 @@ impl Resolver {
             user_exists: TtlMap::new(),
             all_users: TtlMap::new(),
             case_by_guid: TtlMap::new(),
-            all_cases: TtlMap::new(),
+            case_by_number: TtlMap::new(),
             phases: TtlMap::new(),
             work_types: TtlMap::new(),
             account_by_number: TtlMap::new(),
@@ -206,6 +208,7 @@ impl Resolver {
             case_guid: case.guid.clone().unwrap_or_default(),
             phase_guid: phase.guid.clone().unwrap_or_default(),
             work_type_guid,
+            case_is_internal: case.is_internal.unwrap_or(false),
         })
     }
 
@@ -260,8 +263,7 @@ impl Resolver {
         }
     }
 
-    /// A case by GUID (GetCaseByGUID) or number (search of GetAllCases; there is no typed
-    /// GetCaseByNumber).
+    /// A case by GUID (GetCaseByGUID) or number (GetCaseByNumber).
     pub async fn case(&self, client: &SeveraClient, case: &CaseRef) -> Result<Case, JobError> {
         match case {
             CaseRef::Guid(guid) => {
@@ -274,23 +276,14 @@ impl Resolver {
                 }
             }
             CaseRef::Number(number) => {
-                let find = |cases: &[Case]| {
-                    cases
-                        .iter()
-                        .find(|c| c.case_number == Some(*number))
-                        .cloned()
-                };
-                if let Some((cases, age)) = self.all_cases.get(&(), self.ttl) {
-                    if let Some(case) = find(&cases) {
-                        return Ok(case);
-                    }
-                    if age < self.miss_refresh {
-                        return Err(unresolved("case", format!("case number {number}")));
-                    }
+                if let Some((case, _)) = self.case_by_number.get(number, self.ttl) {
+                    return Ok(case);
                 }
-                let cases = client.get_all_cases(None).await?.value;
-                let cases = self.all_cases.put((), Arc::new(cases));
-                find(&cases).ok_or_else(|| unresolved("case", format!("case number {number}")))
+                // A miss is not cached: a case opened seconds ago is found on the next try.
+                match client.get_case_by_number(*number).await?.value {
+                    Some(case) if case.guid.is_some() => Ok(self.case_by_number.put(*number, case)),
+                    _ => Err(unresolved("case", format!("case number {number}"))),
+                }
             }
         }
     }

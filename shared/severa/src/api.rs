@@ -1,7 +1,10 @@
 //! Typed operations. Each method is one SOAP call; parameters go out in the order and with the
-//! names of [`crate::operations`]. `None` arguments are omitted (Severa reads them as null).
+//! names of [`crate::operations`] (Severa's contract). `None` arguments are omitted (Severa
+//! reads them as null); non-nullable parameters are never `Option` here, because Severa would
+//! read an absent one as false / 0 / 0001-01-01.
 
 use crate::client::{Response, SeveraClient};
+use crate::contract::Entity;
 use crate::entities::*;
 use crate::error::{SeveraError, TransportKind};
 use crate::operations::{self as ops, Operation};
@@ -17,13 +20,32 @@ fn params(
     op.params
         .iter()
         .zip(values)
-        .map(|(name, value)| {
-            Param::new(name, *value).map_err(|message| SeveraError::Request {
+        .map(|(spec, value)| {
+            Param::new(spec.name, *value).map_err(|message| SeveraError::Request {
                 operation: op.name.to_string(),
                 message,
             })
         })
         .collect()
+}
+
+/// `Update*` deserialises a whole entity: a non-nullable member left out is not "unchanged"
+/// but false / 0 / 0001-01-01. Refuse to send such an update (read the record, change it,
+/// send it back whole).
+fn whole_entity<E: Entity>(op: &Operation, entity: &E) -> std::result::Result<(), SeveraError> {
+    let unset = entity.unset_non_nullable();
+    if unset.is_empty() {
+        return Ok(());
+    }
+    Err(SeveraError::Request {
+        operation: op.name.to_string(),
+        message: format!(
+            "{} leaves out the non-nullable member(s) {}; Severa would read them as false/0/0001-01-01. Read the {} first and send it back whole",
+            E::spec().name,
+            unset.join(", "),
+            E::spec().name
+        ),
+    })
 }
 
 fn missing_result(op: &Operation) -> SeveraError {
@@ -90,7 +112,9 @@ impl SeveraClient {
         self.required(&ops::ADD_NEW_HOUR_ENTRY, &[&entry]).await
     }
 
+    /// The entry must be whole (every non-nullable member set): see [`whole_entity`].
     pub async fn update_hour_entry(&self, entry: &HourEntry) -> Result<HourEntry> {
+        whole_entity(&ops::UPDATE_HOUR_ENTRY, entry)?;
         self.required(&ops::UPDATE_HOUR_ENTRY, &[&entry]).await
     }
 
@@ -129,6 +153,19 @@ impl SeveraClient {
             &[&bu, &start, &end, &user_guid],
         )
         .await
+    }
+
+    /// Every entry of the business unit (`None`: the whole organisation) dated in the range:
+    /// the non-incremental read reconciliation compares against.
+    pub async fn get_hour_entries_by_date(
+        &self,
+        business_unit_guid: Option<&str>,
+        start: WireDateTime,
+        end: WireDateTime,
+    ) -> Result<Vec<HourEntry>> {
+        let bu = business_unit_guid.map(str::to_string);
+        self.list(&ops::GET_HOUR_ENTRIES_BY_DATE, &[&bu, &start, &end])
+            .await
     }
 
     /// Entries changed at or after `since` (UTC, compared to the minute).
@@ -181,17 +218,13 @@ impl SeveraClient {
             .await
     }
 
-    pub async fn add_new_user(
-        &self,
-        user: &User,
-        send_welcome_email: Option<bool>,
-    ) -> Result<User> {
-        self.required(&ops::ADD_NEW_USER, &[&user, &send_welcome_email])
-            .await
+    pub async fn add_new_user(&self, user: &User) -> Result<User> {
+        self.required(&ops::ADD_NEW_USER, &[&user]).await
     }
 
-    pub async fn disable_user(&self, guid: &str) -> Result<()> {
-        self.void(&ops::DISABLE_USER, &[&guid]).await
+    /// `false` means Severa did not disable the user.
+    pub async fn disable_user(&self, guid: &str) -> Result<bool> {
+        self.required(&ops::DISABLE_USER, &[&guid]).await
     }
 
     // ICase
@@ -205,6 +238,7 @@ impl SeveraClient {
     }
 
     pub async fn update_case(&self, case: &Case) -> Result<Case> {
+        whole_entity(&ops::UPDATE_CASE, case)?;
         self.required(&ops::UPDATE_CASE, &[&case]).await
     }
 
@@ -221,8 +255,11 @@ impl SeveraClient {
 
     pub async fn get_all_cases(&self, business_unit_guid: Option<&str>) -> Result<Vec<Case>> {
         let bu = business_unit_guid.map(str::to_string);
-        let criteria: Option<String> = None;
-        self.list(&ops::GET_ALL_CASES, &[&bu, &criteria]).await
+        self.list(&ops::GET_ALL_CASES, &[&bu]).await
+    }
+
+    pub async fn get_case_by_number(&self, case_number: i64) -> Result<Option<Case>> {
+        self.one(&ops::GET_CASE_BY_NUMBER, &[&case_number]).await
     }
 
     // IPhase
@@ -230,6 +267,31 @@ impl SeveraClient {
     pub async fn get_phases_by_case_guid(&self, case_guid: &str) -> Result<Vec<Phase>> {
         self.list(&ops::GET_PHASES_BY_CASE_GUID, &[&case_guid])
             .await
+    }
+
+    /// `options`: 0 new and updated active phases (see the facts sheet for the other flags).
+    pub async fn get_phases_changed_since(
+        &self,
+        business_unit_guid: Option<&str>,
+        since: WireDateTime,
+        options: i32,
+    ) -> Result<Vec<Phase>> {
+        let bu = business_unit_guid.map(str::to_string);
+        self.list(&ops::GET_PHASES_CHANGED_SINCE, &[&bu, &since, &options])
+            .await
+    }
+
+    /// GUIDs of the users who are members of the phase.
+    pub async fn get_phase_members_by_phase_guid(
+        &self,
+        phase_guid: &str,
+        only_active: bool,
+    ) -> Result<Vec<String>> {
+        self.list(
+            &ops::GET_PHASE_MEMBERS_BY_PHASE_GUID,
+            &[&phase_guid, &only_active],
+        )
+        .await
     }
 
     pub async fn get_phase_by_guid(&self, guid: &str) -> Result<Option<Phase>> {
@@ -257,6 +319,16 @@ impl SeveraClient {
         self.list(&ops::GET_ALL_WORK_TYPES, &[]).await
     }
 
+    /// `options`: 0 new and updated active, 1 exclude updated, 2 include inactive.
+    pub async fn get_work_types_changed_since(
+        &self,
+        since: WireDateTime,
+        options: i32,
+    ) -> Result<Vec<WorkType>> {
+        self.list(&ops::GET_WORK_TYPES_CHANGED_SINCE, &[&since, &options])
+            .await
+    }
+
     pub async fn get_work_type_by_guid(&self, guid: &str) -> Result<Option<WorkType>> {
         self.one(&ops::GET_WORK_TYPE_BY_GUID, &[&guid]).await
     }
@@ -280,15 +352,41 @@ impl SeveraClient {
         .await
     }
 
-    pub async fn update_account(&self, account: &Account) -> Result<Account> {
-        self.required(&ops::UPDATE_ACCOUNT, &[&account]).await
+    /// `UpdateAccount(accountInfo, companyInfo)`: both whole (read them first).
+    pub async fn update_account(&self, account: &Account, company: &Company) -> Result<Account> {
+        whole_entity(&ops::UPDATE_ACCOUNT, account)?;
+        whole_entity(&ops::UPDATE_ACCOUNT, company)?;
+        self.required(&ops::UPDATE_ACCOUNT, &[&account, &company])
+            .await
+    }
+
+    pub async fn get_company_by_guid(&self, guid: &str) -> Result<Option<Company>> {
+        self.one(&ops::GET_COMPANY_BY_GUID, &[&guid]).await
+    }
+
+    pub async fn get_address_by_guid(&self, guid: &str) -> Result<Option<Address>> {
+        self.one(&ops::GET_ADDRESS_BY_GUID, &[&guid]).await
+    }
+
+    pub async fn add_new_address(&self, address: &Address) -> Result<Address> {
+        self.required(&ops::ADD_NEW_ADDRESS, &[&address]).await
+    }
+
+    /// The address must be whole (read it first).
+    pub async fn update_address(&self, address: &Address) -> Result<Address> {
+        whole_entity(&ops::UPDATE_ADDRESS, address)?;
+        self.required(&ops::UPDATE_ADDRESS, &[&address]).await
+    }
+
+    pub async fn get_account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        self.one(&ops::GET_ACCOUNT_BY_NAME, &[&name]).await
     }
 
     pub async fn get_account_by_guid(&self, guid: &str) -> Result<Option<Account>> {
         self.one(&ops::GET_ACCOUNT_BY_GUID, &[&guid]).await
     }
 
-    pub async fn get_account_by_number(&self, number: i32) -> Result<Option<Account>> {
+    pub async fn get_account_by_number(&self, number: i64) -> Result<Option<Account>> {
         self.one(&ops::GET_ACCOUNT_BY_NUMBER, &[&number]).await
     }
 
@@ -299,6 +397,10 @@ impl SeveraClient {
     ) -> Result<Vec<Account>> {
         self.list(&ops::GET_ACCOUNTS_CHANGED_SINCE, &[&since, &options])
             .await
+    }
+
+    pub async fn get_customer_by_guid(&self, guid: &str) -> Result<Option<Customer>> {
+        self.one(&ops::GET_CUSTOMER_BY_GUID, &[&guid]).await
     }
 
     pub async fn add_new_customer(&self, customer: &Customer) -> Result<Customer> {
@@ -312,6 +414,7 @@ impl SeveraClient {
     }
 
     pub async fn update_contact(&self, contact: &Contact) -> Result<Contact> {
+        whole_entity(&ops::UPDATE_CONTACT, contact)?;
         self.required(&ops::UPDATE_CONTACT, &[&contact]).await
     }
 
@@ -358,7 +461,7 @@ impl SeveraClient {
         &self,
         business_unit_guid: Option<&str>,
         start: WireDateTime,
-        end: Option<WireDateTime>,
+        end: WireDateTime,
         options: i32,
     ) -> Result<Vec<Invoice>> {
         let bu = business_unit_guid.map(str::to_string);

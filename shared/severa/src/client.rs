@@ -6,7 +6,6 @@ use crate::operations::Operation;
 use crate::secret::ApiKey;
 use crate::wire::{
     Decoded, FromWire, Outcome, Param, Value, WireError, decode_response, request_envelope,
-    soap_action,
 };
 use bytes::Bytes;
 use std::io::{BufReader, Read};
@@ -167,7 +166,8 @@ impl SeveraClient {
                 message,
             }
         })?;
-        let result = self.send::<T>(interface, operation, body).await;
+        let action = crate::operations::soap_action_header(interface, operation);
+        let result = self.send::<T>(&action, operation, body).await;
         let quota = match &result {
             Ok(r) => r.quota,
             Err(e) => e.quota(),
@@ -201,7 +201,7 @@ impl SeveraClient {
 
     async fn send<T: FromWire + Send + 'static>(
         &self,
-        interface: &str,
+        action: &str,
         operation: &str,
         body: String,
     ) -> Result<Response<Option<T>>, SeveraError> {
@@ -217,7 +217,7 @@ impl SeveraClient {
             .http
             .post(&self.config.endpoint)
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
-            .header("SOAPAction", soap_action(interface, operation))
+            .header("SOAPAction", action)
             .body(body)
             .send()
             .await

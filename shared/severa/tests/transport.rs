@@ -347,7 +347,7 @@ async fn typed_calls_send_the_tables_parameter_names() {
     assert!(
         reqs[2]
             .body
-            .contains("<t:startDateTime>2024-05-02T10:00:00Z</t:startDateTime>"),
+            .contains("<t:startDate>2024-05-02T10:00:00Z</t:startDate>"),
         "{}",
         reqs[2].body
     );
@@ -412,7 +412,7 @@ async fn large_streamed_response_decodes() {
     const ENTRIES: usize = 60_000;
     let entry = |i: usize| {
         format!(
-            "<a:HourEntry><a:CaseGUID>case-{}</a:CaseGUID><a:Description>Work item {i} &amp; some padding text to make this entry larger than a few hundred bytes, with ä and 😀 and more padding here</a:Description><a:EventDate>2024-05-02T00:00:00</a:EventDate><a:GUID>he-{i}</a:GUID><a:InvoiceGUID i:nil=\"true\"/><a:IsBillable>true</a:IsBillable><a:Quantity>{}.25</a:Quantity><a:UserFirstName>Äino</a:UserFirstName><a:UserGUID>user-{}</a:UserGUID></a:HourEntry>",
+            "<a:HourEntry><a:CaseGUID>case-{}</a:CaseGUID><a:Description>Work item {i} &amp; some padding text to make this entry larger than a few hundred bytes, with ä and 😀 and more padding here</a:Description><a:EventDate>2024-05-02T00:00:00</a:EventDate><a:GUID>he-{i}</a:GUID><a:InvoiceGUID i:nil=\"true\"/><a:IsBillable>true</a:IsBillable><a:Quantity>{}.25</a:Quantity><a:TaskGUID>Äino</a:TaskGUID><a:UserGUID>user-{}</a:UserGUID></a:HourEntry>",
             i % 17,
             i % 8,
             i % 5
@@ -465,7 +465,7 @@ async fn large_streamed_response_decodes() {
                 .unwrap()
                 .starts_with(&format!("Work item {i} & "))
         );
-        assert_eq!(e.user_first_name.as_deref(), Some("Äino"));
+        assert_eq!(e.task_guid.as_deref(), Some("Äino"));
         assert_eq!(e.invoice_guid, None);
     }
 }

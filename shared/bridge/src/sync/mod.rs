@@ -499,7 +499,8 @@ impl Scheduler {
             }
             _ => since,
         };
-        let result = read::read(client, &sync.read, since, invoices_from)
+        let invoices = invoices_from..run_started + read::INVOICES_AHEAD;
+        let result = read::read(client, &sync.read, since, invoices)
             .await
             .map_err(|e| Self::failed(sync, e))?;
         if result.without_guid > 0 {

@@ -85,13 +85,18 @@ fn to_records<T: Serialize>(
     (records, without_guid)
 }
 
+/// How far past the run's start an invoice read reaches: `GetInvoicesByDate`'s `endDate` is a
+/// non-nullable DateTime (left out, Severa reads 0001-01-01 and returns nothing), and an invoice
+/// can be dated ahead of the day it is sent.
+pub(crate) const INVOICES_AHEAD: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
 /// Reads what `read` selects: changed since `since` (rounded down to the minute by Severa), or
-/// for invoices dated from `invoices_from`.
+/// for invoices dated within `invoices` (both ends inclusive, by date).
 pub(crate) async fn read(
     client: &SeveraClient,
     read: &Read,
     since: DateTime<Utc>,
-    invoices_from: DateTime<Utc>,
+    invoices: std::ops::Range<DateTime<Utc>>,
 ) -> Result<ReadResult, JobError> {
     let since = WireDateTime::utc(since);
     let (records, without_guid) = match read {
@@ -123,8 +128,8 @@ pub(crate) async fn read(
             let r = client
                 .get_invoices_by_date(
                     inv.business_unit_guid.as_deref(),
-                    WireDateTime::date(invoices_from.date_naive()),
-                    None,
+                    WireDateTime::date(invoices.start.date_naive()),
+                    WireDateTime::date(invoices.end.date_naive()),
                     0,
                 )
                 .await?;

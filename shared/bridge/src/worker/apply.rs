@@ -4,15 +4,16 @@
 use super::Inner;
 use crate::error::JobError;
 use crate::job::{
-    AccountUpsert, Action, CaseCreate, ContactUpsert, HourEntryUpsert, Job, UserCreate,
-    UserDeactivate,
+    AccountUpsert, Action, CaseCreate, ContactUpsert, HourEntryUpsert, Job, PostalAddress,
+    UserCreate, UserDeactivate,
 };
 use crate::ports::ExternalKey;
+use crate::resolve::HourEntryTarget;
 use severa::entities::{
     Account, Address, Case, CommunicationMethod, Company, Contact, HourEntry, User,
 };
 use severa::operations as ops;
-use severa::{Fault, FaultKind, SeveraClient, SeveraError, TransportKind, WireDateTime};
+use severa::{Fault, FaultKind, SeveraClient, SeveraError, WireDateTime};
 
 /// What applying a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,19 +63,6 @@ fn guid_of(operation: &'static str, guid: Option<String>) -> Result<String, JobE
         .ok_or_else(|| unexpected(operation, "Severa's answer carried no GUID"))
 }
 
-/// Severa says the record is not there: a NotFound fault, or (the client's reading of) a nil
-/// result where a record was expected.
-fn is_gone(err: &JobError) -> bool {
-    match err {
-        JobError::Severa(e) if e.fault_kind() == Some(FaultKind::NotFound) => true,
-        JobError::Severa(SeveraError::Transport {
-            kind: TransportKind::NoResult,
-            ..
-        }) => true,
-        _ => false,
-    }
-}
-
 impl Inner {
     pub(super) async fn apply(&self, job: &Job, client: SeveraClient) -> Result<Applied, JobError> {
         let key = ExternalKey {
@@ -110,6 +98,9 @@ impl Inner {
         })
     }
 
+    /// Update = read the entry, change what the job carries, send it back whole: `UpdateHourEntry`
+    /// replaces every non-nullable member, so a partial entry would reset `IsBillable`,
+    /// `UnitPrice`, ... to false/0. Create = every non-nullable member that matters explicit.
     async fn upsert_hour_entry(
         &self,
         client: &SeveraClient,
@@ -117,35 +108,29 @@ impl Inner {
         p: &HourEntryUpsert,
     ) -> Result<Applied, JobError> {
         let target = self.resolver.hour_entry_target(client, p).await?;
-        let mut entry = HourEntry {
-            user_guid: Some(target.user_guid),
-            phase_guid: Some(target.phase_guid),
-            work_type_guid: target.work_type_guid,
-            event_date: Some(WireDateTime::date(p.event_date)),
-            quantity: Some(p.hours),
-            description: p.description.clone(),
-            is_billable: p.billable,
-            ..Default::default()
-        };
         if let Some(guid) = self.id_map.lookup(key).await? {
-            entry.guid = Some(guid.clone());
-            match client.update_hour_entry(&entry).await {
-                Ok(r) => {
+            match client.get_hour_entry_by_guid(&guid).await?.value {
+                Some(mut entry) => {
+                    entry.guid = Some(guid.clone());
+                    apply_hour_entry_fields(&mut entry, &target, p);
+                    let r = client.update_hour_entry(&entry).await?;
                     let guid = r.value.guid.unwrap_or(guid);
                     return Ok(applied(guid, ops::UPDATE_HOUR_ENTRY.name));
                 }
-                Err(e) => {
-                    let e = JobError::Severa(e);
-                    // Gone in Severa (deleted there by a person): add it anew, re-map. Checked
-                    // by GUID because NotFound may also name a reference inside the entry.
-                    if !is_gone(&e) || client.get_hour_entry_by_guid(&guid).await?.value.is_some() {
-                        return Err(e);
-                    }
+                // Gone in Severa (deleted there by a person): add it anew, re-map.
+                None => {
                     tracing::info!(severa_guid = %guid, "mapped hour entry is gone in Severa; adding it anew");
-                    entry.guid = None;
                 }
             }
         }
+        let mut entry = HourEntry {
+            // Rule for creates (README): billable as the job says; else not on an internal
+            // case, otherwise billable. Prices are left to Severa's price list.
+            is_billable: Some(p.billable.unwrap_or(!target.case_is_internal)),
+            is_read_only: Some(false),
+            ..Default::default()
+        };
+        apply_hour_entry_fields(&mut entry, &target, p);
         let created = client.add_new_hour_entry(&entry).await?.value;
         let guid = guid_of(ops::ADD_NEW_HOUR_ENTRY.name, created.guid)?;
         self.remember(key, &guid).await?;
@@ -191,33 +176,54 @@ impl Inner {
         Ok(applied(guid, ops::DELETE_HOUR_ENTRY.name))
     }
 
+    /// A mapped account is read, changed and written back whole with its company
+    /// (`UpdateAccount(accountInfo, companyInfo)`); an unmapped one goes through AddNewAccount,
+    /// which upserts by Number, then Name.
     async fn upsert_account(
         &self,
         client: &SeveraClient,
         key: &ExternalKey,
         p: &AccountUpsert,
     ) -> Result<Applied, JobError> {
+        if let Some(guid) = self.id_map.lookup(key).await? {
+            if let Some(mut account) = client.get_account_by_guid(&guid).await?.value {
+                let company = match account.company_guid.as_deref() {
+                    Some(company_guid) => client.get_company_by_guid(company_guid).await?.value,
+                    None => None,
+                };
+                let Some(mut company) = company else {
+                    return Err(unexpected(
+                        ops::GET_COMPANY_BY_GUID.name,
+                        format!("account {guid} has no readable company"),
+                    ));
+                };
+                account.name = Some(p.name.clone());
+                account.number = p.number.or(account.number);
+                account.notes = p.notes.clone().or(account.notes);
+                apply_company_fields(&mut company, p);
+                client.update_account(&account, &company).await?;
+                if let Some(address) = &p.address {
+                    self.update_company_address(client, &company, address).await?;
+                }
+                self.resolver.account_changed();
+                return Ok(applied(guid, ops::UPDATE_ACCOUNT.name));
+            }
+            tracing::info!(severa_guid = %guid, "mapped account is gone in Severa; adding it anew");
+        }
         let account = Account {
             name: Some(p.name.clone()),
             number: p.number,
             notes: p.notes.clone(),
+            // Non-nullable; AddNewAccount makes every new account active anyway.
+            is_active: Some(true),
             ..Default::default()
         };
-        let company = Company {
-            name: Some(p.name.clone()),
-            vat_number: p.vat_number.clone(),
-            email: p.email.clone(),
-            website: p.website.clone(),
-            ..Default::default()
-        };
-        let address = p.address.as_ref().map(|a| Address {
-            addressline: a.line1.clone(),
-            addressline2: a.line2.clone(),
-            postal_code: a.postal_code.clone(),
-            city: a.city.clone(),
-            country_code: a.country_code.clone(),
-            is_postal_address: Some(true),
-            ..Default::default()
+        let mut company = Company::default();
+        apply_company_fields(&mut company, p);
+        let address = p.address.as_ref().map(|a| {
+            let mut address = new_address();
+            apply_address_fields(&mut address, a);
+            address
         });
         // AddNewAccount upserts by Number, then Name: a repeat updates the same account.
         let saved = client
@@ -230,6 +236,34 @@ impl Inner {
         Ok(applied(guid, ops::ADD_NEW_ACCOUNT.name))
     }
 
+    /// The company's head-office address, read and written back whole; added when it has none.
+    async fn update_company_address(
+        &self,
+        client: &SeveraClient,
+        company: &Company,
+        p: &PostalAddress,
+    ) -> Result<(), JobError> {
+        let existing = match company.head_office_address_guid.as_deref() {
+            Some(guid) => client.get_address_by_guid(guid).await?.value,
+            None => None,
+        };
+        match existing {
+            Some(mut address) => {
+                apply_address_fields(&mut address, p);
+                client.update_address(&address).await?;
+            }
+            None => {
+                let mut address = new_address();
+                address.company_guid = company.guid.clone();
+                apply_address_fields(&mut address, p);
+                client.add_new_address(&address).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A mapped contact is read, changed and written back whole (`UpdateContact` would read a
+    /// left-out `IsActive` as false and deactivate the contact).
     async fn upsert_contact(
         &self,
         client: &SeveraClient,
@@ -237,45 +271,23 @@ impl Inner {
         p: &ContactUpsert,
     ) -> Result<Applied, JobError> {
         let account_guid = self.resolver.account(client, &p.account).await?;
-        let mut methods = Vec::new();
-        if let Some(email) = &p.email {
-            methods.push(CommunicationMethod {
-                r#type: Some("EmailAddress".into()),
-                value: Some(email.clone()),
-                ..Default::default()
-            });
-        }
-        if let Some(phone) = &p.phone {
-            methods.push(CommunicationMethod {
-                r#type: Some("Phone".into()),
-                value: Some(phone.clone()),
-                ..Default::default()
-            });
+        if let Some(guid) = self.id_map.lookup(key).await? {
+            if let Some(mut contact) = client.get_contact_by_guid(&guid).await?.value {
+                contact.guid = Some(guid.clone());
+                contact.account_guid = Some(account_guid);
+                apply_contact_fields(&mut contact, p);
+                let r = client.update_contact(&contact).await?;
+                let guid = r.value.guid.unwrap_or(guid);
+                return Ok(applied(guid, ops::UPDATE_CONTACT.name));
+            }
+            tracing::info!(severa_guid = %guid, "mapped contact is gone in Severa; adding it anew");
         }
         let mut contact = Contact {
             account_guid: Some(account_guid),
-            first_name: Some(p.first_name.clone()),
-            last_name: Some(p.last_name.clone()),
-            job_title: p.job_title.clone(),
-            communication_methods: (!methods.is_empty()).then_some(methods),
+            is_active: Some(true),
             ..Default::default()
         };
-        if let Some(guid) = self.id_map.lookup(key).await? {
-            contact.guid = Some(guid.clone());
-            match client.update_contact(&contact).await {
-                Ok(r) => {
-                    let guid = r.value.guid.unwrap_or(guid);
-                    return Ok(applied(guid, ops::UPDATE_CONTACT.name));
-                }
-                Err(e) => {
-                    let e = JobError::Severa(e);
-                    if !is_gone(&e) || client.get_contact_by_guid(&guid).await?.value.is_some() {
-                        return Err(e);
-                    }
-                    contact.guid = None;
-                }
-            }
-        }
+        apply_contact_fields(&mut contact, p);
         let created = client.add_new_contact(&contact).await?.value;
         let guid = guid_of(ops::ADD_NEW_CONTACT.name, created.guid)?;
         self.remember(key, &guid).await?;
@@ -301,7 +313,12 @@ impl Inner {
             case_owner_user_guid: Some(owner_guid),
             currency_shortform: Some(p.currency.clone()),
             description: p.description.clone(),
-            start_date: p.start_date.map(WireDateTime::date),
+            // Non-nullable members, explicit: a left-out StartDate would be 0001-01-01.
+            start_date: Some(WireDateTime::date(
+                p.start_date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            )),
+            is_closed: Some(false),
+            is_internal: Some(false),
             ..Default::default()
         };
         let created = client.add_new_case(&case).await?.value;
@@ -325,9 +342,12 @@ impl Inner {
             email: Some(p.email.clone()),
             code: p.code.clone(),
             business_unit_guid: Some(p.business_unit_guid.clone()),
+            is_active: Some(true),
+            send_daily_mail: Some(false),
+            send_weekly_mail: Some(false),
             ..Default::default()
         };
-        let created = client.add_new_user(&user, Some(false)).await?.value;
+        let created = client.add_new_user(&user).await?.value;
         self.resolver.user_changed();
         let guid = guid_of(ops::ADD_NEW_USER.name, created.guid)?;
         self.remember(key, &guid).await?;
@@ -340,7 +360,90 @@ impl Inner {
         p: &UserDeactivate,
     ) -> Result<Applied, JobError> {
         let guid = self.resolver.user(client, &p.user).await?;
-        client.disable_user(&guid).await?;
+        let disabled = client.disable_user(&guid).await?.value;
+        // `false` for a user already inactive counts as done.
+        if !disabled
+            && client
+                .get_user_by_guid(&guid)
+                .await?
+                .value
+                .is_some_and(|u| u.is_active != Some(false))
+        {
+            return Err(unexpected(
+                ops::DISABLE_USER.name,
+                format!("Severa did not disable user {guid}"),
+            ));
+        }
         Ok(applied(guid, ops::DISABLE_USER.name))
     }
+}
+
+/// The members an hour-entry job carries; everything else keeps the value read from Severa.
+fn apply_hour_entry_fields(entry: &mut HourEntry, target: &HourEntryTarget, p: &HourEntryUpsert) {
+    entry.user_guid = Some(target.user_guid.clone());
+    entry.phase_guid = Some(target.phase_guid.clone());
+    if target.work_type_guid.is_some() {
+        entry.work_type_guid = target.work_type_guid.clone();
+    }
+    entry.event_date = Some(WireDateTime::date(p.event_date));
+    entry.quantity = Some(p.hours);
+    if p.description.is_some() {
+        entry.description = p.description.clone();
+    }
+    if let Some(billable) = p.billable {
+        entry.is_billable = Some(billable);
+    }
+}
+
+fn apply_company_fields(company: &mut Company, p: &AccountUpsert) {
+    company.name = Some(p.name.clone());
+    for (field, value) in [
+        (&mut company.vat_number, &p.vat_number),
+        (&mut company.email, &p.email),
+        (&mut company.website, &p.website),
+    ] {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    }
+}
+
+/// A new address with its non-nullable flags explicit (postal, as CRMs send one address).
+fn new_address() -> Address {
+    Address {
+        is_postal_address: Some(true),
+        is_billing_address: Some(false),
+        is_visit_address: Some(false),
+        ..Default::default()
+    }
+}
+
+fn apply_address_fields(address: &mut Address, p: &PostalAddress) {
+    address.addressline = p.line1.clone();
+    address.addressline2 = p.line2.clone();
+    address.postal_code = p.postal_code.clone();
+    address.city = p.city.clone();
+    address.country_code = p.country_code.clone();
+}
+
+/// Name and title from the job; e-mail and phone replace the methods of their type and keep
+/// the others (a fax entered in Severa stays).
+fn apply_contact_fields(contact: &mut Contact, p: &ContactUpsert) {
+    contact.first_name = Some(p.first_name.clone());
+    contact.last_name = Some(p.last_name.clone());
+    if p.job_title.is_some() {
+        contact.job_title = p.job_title.clone();
+    }
+    let mut methods = contact.communication_methods.take().unwrap_or_default();
+    for (kind, value) in [("EmailAddress", &p.email), ("Phone", &p.phone)] {
+        let Some(value) = value else { continue };
+        methods.retain(|m| m.r#type.as_deref() != Some(kind));
+        methods.push(CommunicationMethod {
+            r#type: Some(kind.into()),
+            value: Some(value.clone()),
+            is_forbidden_to_use: Some(false),
+            ..Default::default()
+        });
+    }
+    contact.communication_methods = (!methods.is_empty()).then_some(methods);
 }
