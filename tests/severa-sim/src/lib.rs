@@ -18,6 +18,7 @@ pub mod fixture;
 
 mod admin;
 pub mod admin_client;
+pub mod contract;
 mod model;
 mod ops;
 mod server;
