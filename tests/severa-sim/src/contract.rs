@@ -198,7 +198,10 @@ pub struct DataType {
 impl DataType {
     /// A member by its exact (case-sensitive) name, with its position in wire order.
     pub fn member(&self, name: &str) -> Option<(usize, &Member)> {
-        self.members.iter().enumerate().find(|(_, m)| m.name == name)
+        self.members
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.name == name)
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -256,11 +259,7 @@ impl Contract {
                     interface: interface.clone(),
                     name: name.clone(),
                     soap_action: op.soap_action.clone(),
-                    params: op
-                        .params
-                        .iter()
-                        .map(|p| Member::resolve(p, &raw))
-                        .collect(),
+                    params: op.params.iter().map(|p| Member::resolve(p, &raw)).collect(),
                     returns: op.returns.as_deref().map(|r| resolve_type(r, &raw)),
                     faults: op.faults.clone(),
                 });
@@ -466,7 +465,14 @@ mod tests {
             .collect();
         assert_eq!(last, ["NotesAfterInvoiceRows", "NotesBeforeInvoiceRows"]);
         // data contract members are reference types, hence nullable
-        assert!(c.data_type("Phase").unwrap().member("FlatRate").unwrap().1.nullable);
+        assert!(
+            c.data_type("Phase")
+                .unwrap()
+                .member("FlatRate")
+                .unwrap()
+                .1
+                .nullable
+        );
         // base members come first
         let product = c.data_type("Product").unwrap();
         assert_eq!(product.members[0].name, "Code");

@@ -1,6 +1,7 @@
 //! Behaviour tests over real HTTP on 127.0.0.1, with raw XML bodies (not the severa client).
 
 use serde_json::{Value as Json, json};
+use severa_sim::contract::contract;
 use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig, fixture as fx};
 use std::time::{Duration, Instant};
 
@@ -32,10 +33,23 @@ async fn start_with(config: SimConfig) -> Sim {
     Sim { sim, http }
 }
 
-fn interface_of(op: &str) -> &'static str {
-    severa::operations::find(op)
-        .map(|o| o.interface)
-        .unwrap_or("IUnknown")
+/// The SOAPAction Severa's contract gives the operation (a made-up one for names outside it).
+fn action_of(op: &str) -> String {
+    contract()
+        .by_name(op)
+        .map(|o| o.soap_action.clone())
+        .unwrap_or_else(|| format!("http://soap.severa.com/IUnknown/{op}"))
+}
+
+/// The contract's member names of a data contract, in wire order.
+fn contract_members(type_name: &str) -> Vec<String> {
+    contract()
+        .data_type(type_name)
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// `s:`-prefixed envelope with the auth header (when a key is given).
@@ -83,7 +97,7 @@ impl Sim {
     }
 
     async fn op_as(&self, key: &str, op: &str, params: &str) -> Reply {
-        let action = format!("\"http://soap.severa.com/{}/{op}\"", interface_of(op));
+        let action = format!("\"{}\"", action_of(op));
         self.post(Some(&action), envelope(Some(key), op, params))
             .await
     }
@@ -178,12 +192,6 @@ fn result_inner<'a>(xml: &'a str, op: &str) -> &'a str {
     &xml[s..e]
 }
 
-fn sorted(members: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = members.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
 fn hour_entry(phase: &str, user: &str, quantity: &str, extra: &str) -> String {
     format!(
         "<t:hourEntryInfo><e:Description>test</e:Description><e:EventDate>2026-11-27</e:EventDate><e:PhaseGUID>{phase}</e:PhaseGUID><e:Quantity>{quantity}</e:Quantity><e:UserGUID>{user}</e:UserGUID>{extra}</t:hourEntryInfo>"
@@ -213,7 +221,7 @@ async fn single_entity_has_the_exact_service_shape() {
             .ends_with("</GetUserByGUIDResult></GetUserByGUIDResponse></s:Body></s:Envelope>")
     );
     let names = member_names(result_inner(&r.body, "GetUserByGUID"));
-    assert_eq!(names, sorted(severa::entities::User::MEMBERS));
+    assert_eq!(names, contract_members("User"));
     // byte-wise: PostOffice before PostalCode
     let po = names.iter().position(|n| n == "PostOffice").unwrap();
     let pc = names.iter().position(|n| n == "PostalCode").unwrap();
@@ -236,10 +244,7 @@ async fn lists_nested_lists_nulls_and_escaping() {
     assert_eq!(count(&r.body, "<a:HourEntry>"), 3, "{}", r.body);
     let first =
         &r.body[r.body.find("<a:HourEntry>").unwrap() + 13..r.body.find("</a:HourEntry>").unwrap()];
-    assert_eq!(
-        member_names(first),
-        sorted(severa::entities::HourEntry::MEMBERS)
-    );
+    assert_eq!(member_names(first), contract_members("HourEntry"));
     // date range filter (inclusive)
     let r = t
         .op(
@@ -290,10 +295,7 @@ async fn lists_nested_lists_nulls_and_escaping() {
     // uppercase members before lowercase ones inside InvoiceRow
     let row = &r.body
         [r.body.find("<a:InvoiceRow>").unwrap() + 14..r.body.find("</a:InvoiceRow>").unwrap()];
-    assert_eq!(
-        member_names(row),
-        sorted(severa::entities::InvoiceRow::MEMBERS)
-    );
+    assert_eq!(member_names(row), contract_members("InvoiceRow"));
     assert!(row.find("<a:ProductGUIDs").unwrap() < row.find("<a:articleIdentifier").unwrap());
     // nested type name
     let r = t
@@ -465,8 +467,21 @@ async fn unknown_operations_and_malformed_xml_are_faults() {
         .await;
     let (ty, msg) = fault_of(&r);
     assert_eq!(ty, "GeneralFailureException");
-    assert!(msg.contains("is not supported by severa-sim"), "{msg}");
+    assert!(
+        msg.contains("IProduct.GetProductByGUID is in Severa's contract but not simulated"),
+        "{msg}"
+    );
     assert!(r.body.contains("<faultcode>s:Client</faultcode>"));
+    // an action the contract does not have (the right operation, the wrong interface)
+    let r = t
+        .post(
+            Some("http://soap.severa.com/IUser/GetVersion"),
+            envelope(Some(DEFAULT_API_KEY), "GetVersion", ""),
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "GeneralFailureException");
+    assert!(msg.contains("is not supported by severa-sim"), "{msg}");
 
     let r = t
         .post(None, envelope(Some(DEFAULT_API_KEY), "NoSuchThing", ""))
@@ -960,7 +975,7 @@ async fn add_new_account_upserts_by_number_then_name_and_validates() {
     assert_eq!(member(&r.body, "VatNumber").as_deref(), Some("FI999"));
     assert_eq!(
         member_names(result_inner(&r.body, "AddNewCustomer")),
-        sorted(severa::entities::Customer::MEMBERS)
+        contract_members("Customer")
     );
 }
 
@@ -1142,10 +1157,8 @@ async fn hour_entry_rules() {
     );
     assert_eq!(ty, "ValidationException");
     assert!(
-        msg.contains("EventDate")
-            && msg.contains("PhaseGUID")
-            && msg.contains("Quantity")
-            && msg.contains("UserGUID")
+        msg.contains("EventDate") && msg.contains("PhaseGUID") && msg.contains("UserGUID"),
+        "{msg}"
     );
     // work type not allowed on the phase
     let r = t
@@ -1193,20 +1206,14 @@ async fn hour_entry_rules() {
         Some(fx::CASE_WEBSHOP_GUID)
     );
     assert_eq!(
-        member(&r.body, "CaseName").as_deref(),
-        Some("Webshop renewal")
-    );
-    assert_eq!(member(&r.body, "CaseNumber").as_deref(), Some("1"));
-    assert_eq!(
         member(&r.body, "AccountGUID").as_deref(),
         Some(fx::ACCOUNT_NORDIC_GUID)
     );
-    assert_eq!(member(&r.body, "UserCode").as_deref(), Some("AA"));
-    assert_eq!(member(&r.body, "UserFirstName").as_deref(), Some("Alice"));
     assert_eq!(
-        member(&r.body, "UserLastName").as_deref(),
-        Some("Andersson")
+        member(&r.body, "TaskGUID").as_deref(),
+        Some(fx::PHASE_WEBSHOP_DESIGN_GUID)
     );
+    assert_eq!(member(&r.body, "UnitPrice").as_deref(), Some("95.0"));
 
     // update, then the by-user query sees it
     let r = t
@@ -1338,9 +1345,9 @@ async fn contacts_duplicate_rule_and_users_unique_email() {
     assert_eq!(ty, "ValidationException");
     assert!(msg.contains("BusinessUnitGUID") && msg.contains("Email"));
     // lookups that return nil when nothing matches
-    let r = t.op("GetUserByCode", "<t:code>ZZZ</t:code>").await;
+    let r = t.op("GetUserByCode", "<t:userCode>ZZZ</t:userCode>").await;
     assert!(r.body.contains("<GetUserByCodeResult i:nil=\"true\""));
-    let r = t.op("GetUserByCode", "<t:code>BB</t:code>").await;
+    let r = t.op("GetUserByCode", "<t:userCode>BB</t:userCode>").await;
     assert_eq!(member(&r.body, "GUID").as_deref(), Some(fx::USER_BOB_GUID));
     let r = t.op("GetAllUsers", "").await;
     assert_eq!(count(&r.body, "<a:User>"), 5, "active users only");
@@ -1368,23 +1375,36 @@ async fn changed_since_has_minute_precision_and_option_bits() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let since = |at: &str| format!("<t:startDateTime>{at}</t:startDateTime>");
+    let hours_since = |at: &str| format!("<t:startDate>{at}</t:startDate>");
     // 10:00:59 truncates to 10:00 → modified at 10:00:30 is included
     let r = t
-        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:00:59Z"))
+        .op(
+            "GetHourEntriesChangedSince",
+            &hours_since("2026-11-29T10:00:59Z"),
+        )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 1, "{}", r.body);
     let r = t
-        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:01:00Z"))
+        .op(
+            "GetHourEntriesChangedSince",
+            &hours_since("2026-11-29T10:01:00Z"),
+        )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 0);
     // the argument is UTC; an offset is honoured
     let r = t
         .op(
             "GetHourEntriesChangedSince",
-            &since("2026-11-29T12:00:00+02:00"),
+            &hours_since("2026-11-29T12:00:00+02:00"),
         )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 1);
+    // the old name startDateTime is not the contract's: ignored, the start reads as
+    // 0001-01-01 and every entry comes back
+    let r = t
+        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:01:00Z"))
+        .await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 5);
 
     // users: Bob disabled (modified, inactive) and a new user (created)
     t.freeze("2026-11-29T11:00:00Z").await;
@@ -1535,19 +1555,29 @@ async fn invoices_status_number_and_date() {
     let r = t.op("GetInvoicesByDate", "<t:businessUnitGUID/><t:startDate>2026-01-01</t:startDate><t:endDate>2026-01-31</t:endDate><t:options>0</t:options>").await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 1);
     let r = t
-        .op("GetInvoicesByDate", "<t:startDate>2025-12-31</t:startDate>")
+        .op(
+            "GetInvoicesByDate",
+            "<t:startDate>2025-12-31</t:startDate><t:endDate>2026-12-31</t:endDate>",
+        )
         .await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 3);
     let r = t
         .op(
             "GetInvoicesByDate",
             &format!(
-                "<t:businessUnitGUID>{}</t:businessUnitGUID><t:options>16</t:options>",
+                "<t:businessUnitGUID>{}</t:businessUnitGUID><t:endDate>2026-12-31</t:endDate><t:options>16</t:options>",
                 fx::BUSINESS_UNIT_GUID
             ),
         )
         .await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 2);
+    let r = t
+        .op(
+            "GetInvoicesByStatus",
+            "<t:businessUnitGUID/><t:status>Sent</t:status>",
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Invoice>"), 2, "1001 and 1002 (now Sent)");
 }
 
 // -------------------------------------------------------------------------------------------
