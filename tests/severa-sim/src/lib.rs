@@ -1,10 +1,12 @@
 //! `severa-sim`: a local simulator of Visma Severa's SOAP API ("S3" web service).
 //!
 //! One POST endpoint ([`ENDPOINT_PATH`]) answers SOAP 1.1 requests the way the real service
-//! does (envelope shape, `Quota`/`UsedQuota` headers, ordinal member order, `i:nil`, typed
-//! faults, the documented validation rules), over an in-memory organisation seeded from a JSON
-//! fixture. An admin API under [`ADMIN_PREFIX`] resets state, injects faults, moves the clock,
-//! sets quota and keys, and shows what the service received.
+//! does (envelope shape, `Quota`/`UsedQuota` headers, the contract's member order, `i:nil`,
+//! typed faults, the documented validation rules), over an in-memory organisation seeded from
+//! a JSON fixture. Operations, parameters and members come from Severa's service contract
+//! ([`contract`]), and requests are read as WCF reads them: what the service ignored or read as
+//! a default is shown in the request log. An admin API under [`ADMIN_PREFIX`] resets state,
+//! injects faults, moves the clock, sets quota and keys, and shows what the service received.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), severa_sim::SimError> {
