@@ -1,5 +1,6 @@
 //! The admin API under [`crate::ADMIN_PREFIX`]: JSON in, JSON out. For tests and demos only.
 
+use crate::contract::contract;
 use crate::model::{self, Kind};
 use crate::server::Shared;
 use crate::state::{FaultRule, InjectKind};
@@ -13,7 +14,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
-use severa::operations::ALL;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static KEY_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -127,9 +127,9 @@ enum OneOrMany {
 }
 
 fn check_rule(rule: &mut FaultRule) -> Result<(), String> {
-    if rule.operation != "*" && !ALL.iter().any(|o| o.name == rule.operation) {
+    if rule.operation != "*" && contract().by_name(&rule.operation).is_none() {
         return Err(format!(
-            "operation {:?} is not one the simulator knows (use an operation name or \"*\")",
+            "operation {:?} is not in Severa's contract (use an operation name or \"*\")",
             rule.operation
         ));
     }

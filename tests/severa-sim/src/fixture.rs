@@ -40,10 +40,12 @@ pub const WORKTYPE_PM_GUID: &str = "sim-wt-pm";
 /// Not productive.
 pub const WORKTYPE_TRAVEL_GUID: &str = "sim-wt-travel";
 
-pub const INVOICE_STATUS_DRAFT_GUID: &str = "sim-is-draft";
-pub const INVOICE_STATUS_SENT_GUID: &str = "sim-is-sent";
-pub const INVOICE_STATUS_TRANSFERRED_GUID: &str = "sim-is-transferred";
-pub const INVOICE_STATUS_PAID_GUID: &str = "sim-is-paid";
+/// Invoice statuses, by name (the contract's InvoiceStatus has no GUID; SetInvoiceStatus and
+/// the invoice's `InvoiceStatus` member refer to statuses by name).
+pub const INVOICE_STATUS_DRAFT: &str = "Draft";
+pub const INVOICE_STATUS_SENT: &str = "Sent";
+pub const INVOICE_STATUS_TRANSFERRED: &str = "Transferred";
+pub const INVOICE_STATUS_PAID: &str = "Paid";
 
 pub const COMPANY_NORDIC_GUID: &str = "sim-cmp-nordic";
 pub const COMPANY_BLUEWAVE_GUID: &str = "sim-cmp-bluewave";
@@ -52,12 +54,13 @@ pub const ADDRESS_NORDIC_GUID: &str = "sim-adr-nordic";
 pub const ADDRESS_BLUEWAVE_GUID: &str = "sim-adr-bluewave";
 
 pub const ACCOUNT_NORDIC_GUID: &str = "sim-acc-nordic";
-pub const ACCOUNT_NORDIC_NUMBER: i32 = 1001;
+/// Account numbers are `long` in the contract.
+pub const ACCOUNT_NORDIC_NUMBER: i64 = 1001;
 pub const ACCOUNT_NORDIC_NAME: &str = "Nordic Retail Oy";
 pub const ACCOUNT_BLUEWAVE_GUID: &str = "sim-acc-bluewave";
-pub const ACCOUNT_BLUEWAVE_NUMBER: i32 = 1002;
+pub const ACCOUNT_BLUEWAVE_NUMBER: i64 = 1002;
 pub const ACCOUNT_KALLIO_GUID: &str = "sim-acc-kallio";
-pub const ACCOUNT_KALLIO_NUMBER: i32 = 1003;
+pub const ACCOUNT_KALLIO_NUMBER: i64 = 1003;
 
 /// Active contact Maria Mäkinen at Nordic Retail.
 pub const CONTACT_MARIA_GUID: &str = "sim-con-maria";
@@ -67,13 +70,14 @@ pub const CONTACT_ERIK_GUID: &str = "sim-con-erik";
 
 /// Case 1 "Webshop renewal" (Nordic Retail, owner Alice; members Alice, Bob, Carol).
 pub const CASE_WEBSHOP_GUID: &str = "sim-case-webshop";
-pub const CASE_WEBSHOP_NUMBER: i32 = 1;
+/// Case numbers are `long` in the contract.
+pub const CASE_WEBSHOP_NUMBER: i64 = 1;
 /// Case 2 "ERP integration" (Bluewave, owner Bob; members Bob and the API user).
 pub const CASE_ERP_GUID: &str = "sim-case-erp";
-pub const CASE_ERP_NUMBER: i32 = 2;
+pub const CASE_ERP_NUMBER: i64 = 2;
 /// Case 3 "Support 2025" (Kallio, closed).
 pub const CASE_SUPPORT_GUID: &str = "sim-case-support";
-pub const CASE_SUPPORT_NUMBER: i32 = 3;
+pub const CASE_SUPPORT_NUMBER: i64 = 3;
 
 /// Root phase of the webshop case.
 pub const PHASE_WEBSHOP_ROOT_GUID: &str = "sim-phase-webshop";
@@ -94,7 +98,8 @@ pub const HOUR_ENTRY_BOB_1_GUID: &str = "sim-he-bob-1";
 /// Invoiced (on invoice 1001) and approved.
 pub const HOUR_ENTRY_CAROL_1_GUID: &str = "sim-he-carol-1";
 
-/// Invoice 1001 of the main business unit (status Sent, 2 rows).
+/// Invoice 1001 of the main business unit (status Sent, 2 rows). Invoice numbers are the
+/// contract's `Invoice.Number` (`int`).
 pub const INVOICE_1001_GUID: &str = "sim-inv-1001";
 pub const INVOICE_1001_NUMBER: i32 = 1001;
 /// Invoice 1002 (status Draft, 1 row).

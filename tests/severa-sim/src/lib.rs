@@ -1,10 +1,12 @@
 //! `severa-sim`: a local simulator of Visma Severa's SOAP API ("S3" web service).
 //!
 //! One POST endpoint ([`ENDPOINT_PATH`]) answers SOAP 1.1 requests the way the real service
-//! does (envelope shape, `Quota`/`UsedQuota` headers, ordinal member order, `i:nil`, typed
-//! faults, the documented validation rules), over an in-memory organisation seeded from a JSON
-//! fixture. An admin API under [`ADMIN_PREFIX`] resets state, injects faults, moves the clock,
-//! sets quota and keys, and shows what the service received.
+//! does (envelope shape, `Quota`/`UsedQuota` headers, the contract's member order, `i:nil`,
+//! typed faults, the documented validation rules), over an in-memory organisation seeded from
+//! a JSON fixture. Operations, parameters and members come from Severa's service contract
+//! ([`contract`]), and requests are read as WCF reads them: what the service ignored or read as
+//! a default is shown in the request log. An admin API under [`ADMIN_PREFIX`] resets state,
+//! injects faults, moves the clock, sets quota and keys, and shows what the service received.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), severa_sim::SimError> {
@@ -18,6 +20,7 @@ pub mod fixture;
 
 mod admin;
 pub mod admin_client;
+pub mod contract;
 mod model;
 mod ops;
 mod server;
@@ -208,10 +211,10 @@ mod tests {
             (WorkType, fixture::WORKTYPE_DEV_GUID),
             (WorkType, fixture::WORKTYPE_PM_GUID),
             (WorkType, fixture::WORKTYPE_TRAVEL_GUID),
-            (InvoiceStatus, fixture::INVOICE_STATUS_DRAFT_GUID),
-            (InvoiceStatus, fixture::INVOICE_STATUS_SENT_GUID),
-            (InvoiceStatus, fixture::INVOICE_STATUS_TRANSFERRED_GUID),
-            (InvoiceStatus, fixture::INVOICE_STATUS_PAID_GUID),
+            (InvoiceStatus, fixture::INVOICE_STATUS_DRAFT),
+            (InvoiceStatus, fixture::INVOICE_STATUS_SENT),
+            (InvoiceStatus, fixture::INVOICE_STATUS_TRANSFERRED),
+            (InvoiceStatus, fixture::INVOICE_STATUS_PAID),
             (Company, fixture::COMPANY_NORDIC_GUID),
             (Company, fixture::COMPANY_BLUEWAVE_GUID),
             (Company, fixture::COMPANY_KALLIO_GUID),
@@ -247,13 +250,7 @@ mod tests {
             sim.org
                 .get(kind, guid)
                 .unwrap()
-                .get(if kind == Case {
-                    "CaseNumber"
-                } else if kind == Invoice {
-                    "InvoiceNumber"
-                } else {
-                    "Number"
-                })
+                .get(if kind == Case { "CaseNumber" } else { "Number" })
                 .unwrap()
                 .to_string()
         };
@@ -301,7 +298,32 @@ mod tests {
             .get(HourEntry, fixture::HOUR_ENTRY_ALICE_1_GUID)
             .unwrap();
         assert_eq!(he.get("CaseGUID"), Some(fixture::CASE_WEBSHOP_GUID));
-        assert_eq!(he.get("UserCode"), Some("AA"));
+        assert_eq!(he.get("AccountGUID"), Some(fixture::ACCOUNT_NORDIC_GUID));
+        assert_eq!(he.get("TaskGUID"), Some(fixture::PHASE_WEBSHOP_DESIGN_GUID));
+        // every seeded member is one of the contract's (fixture loading refuses others, and
+        // the context the simulator computes stays inside the contract too)
+        for kind in model::Kind::ALL {
+            for record in sim.org.all(kind) {
+                for member in record.fields.keys() {
+                    assert!(kind.ty().has(member), "{}.{member}", kind.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixture_members_outside_the_contract_are_refused_by_name() {
+        let (mut seed, _) = fixture::load(None).unwrap();
+        seed.entities.get_mut("Invoice").unwrap()[0]["InvoiceNumber"] = serde_json::json!(1001);
+        let err = state::Sim::new(seed, None, 10).err().unwrap();
+        assert!(
+            err.contains("Invoice") && err.contains("InvoiceNumber"),
+            "{err}"
+        );
+        let (mut seed, _) = fixture::load(None).unwrap();
+        seed.entities.get_mut("Case").unwrap()[0]["CaseNumber"] = serde_json::json!("one");
+        let err = state::Sim::new(seed, None, 10).err().unwrap();
+        assert!(err.contains("CaseNumber"), "{err}");
     }
 
     #[test]

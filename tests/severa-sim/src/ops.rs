@@ -1,16 +1,18 @@
-//! The operations of `severa::operations::ALL` with the service's rules (facts sheet §3.3, §4).
-//! Parameters are read by exactly the names in that table.
+//! The operations severa-sim simulates, with the service's rules (facts sheet §3.3, §4).
+//! Parameters are read by their names in Severa's contract ([`crate::contract`]); entity
+//! parameters are written onto stored records by [`model::apply`] (the service deserialises a
+//! whole entity: absent non-nullable members become their defaults). Operations of the contract
+//! without a handler here answer a "not simulated" fault (see [`crate::server`]).
 
 use crate::model::{
-    self, CUSTOMER, Field, Fields, Kind, Record, WireType, given, merge, non_empty, set, text,
+    self, Field, Fields, Input, Kind, Record, WireType, customer_type, given, non_empty, set, text,
 };
 use crate::soap::Args;
 use crate::state::Org;
 use crate::xml::{Fault, Reply};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use severa::WireDateTime;
-use severa::operations::Operation;
 use std::str::FromStr;
 
 /// One call's context.
@@ -19,166 +21,224 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// The authenticated user's GUID.
     pub caller: &'a str,
-    pub op: &'a Operation,
-    pub args: Args<'a>,
+    pub args: &'a Args,
+    /// Absent non-nullable entity members the call wrote as their defaults (`param.Member`),
+    /// for the request log.
+    pub defaulted: Vec<String>,
 }
 
-impl Ctx<'_> {
-    /// Name of the `i`-th parameter of this operation (from the client's table).
-    fn p(&self, i: usize) -> &'static str {
-        self.op.params.get(i).copied().unwrap_or("")
+impl<'a> Ctx<'a> {
+    fn text(&self, param: &str) -> Option<String> {
+        self.args.text(param)
     }
-    fn text(&self, i: usize) -> Option<String> {
-        self.args.text(self.p(i))
+    fn date(&self, param: &str) -> Option<WireDateTime> {
+        self.args.date(param)
     }
-    fn entity(&self, i: usize, ty: WireType) -> Result<Option<Fields>, Fault> {
-        self.args.entity(self.p(i), ty)
+    fn int(&self, param: &str) -> Option<i64> {
+        self.args.int(param)
     }
-    fn date(&self, i: usize) -> Result<Option<WireDateTime>, Fault> {
-        self.args.date(self.p(i))
+    fn boolean(&self, param: &str) -> Option<bool> {
+        self.args.bool(param)
     }
-    fn int(&self, i: usize) -> Result<Option<i64>, Fault> {
-        self.args.int(self.p(i))
-    }
-    fn boolean(&self, i: usize) -> Result<Option<bool>, Fault> {
-        self.args.bool(self.p(i))
+    fn entity(&self, param: &str) -> Option<&'a Input> {
+        self.args.entity(param)
     }
 }
 
-pub fn execute(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    match cx.op.name {
+/// An operation's behaviour.
+pub type Handler = fn(&mut Ctx<'_>) -> Result<Reply, Fault>;
+
+/// The behaviour of a contract operation, or `None` when the simulator has none.
+pub fn handler(operation: &str) -> Option<Handler> {
+    let h: Handler = match operation {
         // IHourEntry
-        "AddNewHourEntry" => add_hour_entry(cx),
-        "UpdateHourEntry" => update_hour_entry(cx),
-        "DeleteHourEntry" => delete_hour_entry(cx),
-        "GetHourEntryByGUID" => Ok(by_guid(cx, Kind::HourEntry)),
-        "GetHourEntriesByCaseGUID" => hour_entries_by_case(cx),
-        "GetHourEntriesByDateAndUserGUID" => hour_entries_by_user(cx),
-        "GetHourEntriesChangedSince" => {
-            let start = cx.date(0)?;
+        "AddNewHourEntry" => add_hour_entry,
+        "UpdateHourEntry" => update_hour_entry,
+        "DeleteHourEntry" => delete_hour_entry,
+        "GetHourEntryByGUID" => |cx| Ok(by_guid(cx, Kind::HourEntry, "hourEntryGUID")),
+        "GetHourEntriesByCaseGUID" => hour_entries_by_case,
+        "GetHourEntriesByDateAndUserGUID" | "GetHourEntriesByDateAndUser" => hour_entries_by_user,
+        "GetHourEntriesByDate" => hour_entries_by_date,
+        "GetHourEntriesChangedSince" => |cx| {
+            let start = cx.date("startDate");
+            // Hour entries have no inactive state: every changed one is reported.
             changed_since(cx.org, Kind::HourEntry, start, 2, |_| true)
-        }
+        },
         // IUser
-        "GetUserByGUID" => Ok(by_guid(cx, Kind::User)),
-        "GetUserByCode" => {
-            let code = cx.text(0);
+        "GetUserByGUID" => |cx| Ok(by_guid(cx, Kind::User, "userGUID")),
+        "GetUserByCode" => |cx| {
+            let code = cx.text("userCode");
             Ok(first(cx.org, Kind::User, |r| {
                 code.is_some() && r.get("Code") == code.as_deref()
             }))
-        }
-        "GetUserByName" => {
-            let (f, l) = (cx.text(0), cx.text(1));
+        },
+        "GetUserByName" => |cx| {
+            let (f, l) = (cx.text("firstName"), cx.text("lastName"));
             Ok(first(cx.org, Kind::User, |r| {
                 eq_opt(r.get("FirstName"), f.as_deref()) && eq_opt(r.get("LastName"), l.as_deref())
             }))
-        }
-        "GetAllUsers" => {
-            let bu = cx.text(0);
-            let include_inactive = cx.boolean(1)?.unwrap_or(false);
+        },
+        "GetAllUsers" => |cx| {
+            let bu = cx.text("businessUnitGUID");
+            let include_inactive = cx.boolean("includeInactive").unwrap_or(false);
             let org = &*cx.org;
             Ok(list(org, Kind::User, |r| {
                 (include_inactive || r.flag("IsActive")) && in_business_unit(org, r, bu.as_deref())
             }))
-        }
-        "GetUsersChangedSince" => {
-            let bu = cx.text(0);
-            let start = cx.date(1)?;
-            let options = cx.int(2)?.unwrap_or(0);
+        },
+        "GetUsersChangedSince" => |cx| {
+            let bu = cx.text("businessUnitGUID");
+            let start = cx.date("startDateTime");
+            let options = cx.int("options").unwrap_or(0);
             let org = &*cx.org;
             changed_since(org, Kind::User, start, options, |r| {
                 in_business_unit(org, r, bu.as_deref())
             })
-        }
-        "AddNewUser" => add_user(cx),
-        "DisableUser" => disable_user(cx),
-        // ICase / IPhase
-        "GetCaseByGUID" => Ok(by_guid(cx, Kind::Case)),
-        "AddNewCase" => add_case(cx),
-        "UpdateCase" => update_case(cx),
-        "GetCasesChangedSince" => {
-            let bu = cx.text(0);
-            let start = cx.date(1)?;
-            let options = cx.int(2)?.unwrap_or(0);
+        },
+        "AddNewUser" => add_user,
+        "DisableUser" => disable_user,
+        // ICase
+        "GetCaseByGUID" => |cx| Ok(by_guid(cx, Kind::Case, "caseGuid")),
+        "GetCaseByNumber" => |cx| {
+            let number = cx.int("caseNumber").map(|n| n.to_string());
+            Ok(first(cx.org, Kind::Case, |r| {
+                number.is_some() && r.get("CaseNumber") == number.as_deref()
+            }))
+        },
+        "AddNewCase" => add_case,
+        "UpdateCase" => update_case,
+        "GetCasesChangedSince" => |cx| {
+            let bu = cx.text("businessUnitGUID");
+            let start = cx.date("startDateTime");
+            let options = cx.int("options").unwrap_or(0);
             let org = &*cx.org;
             changed_since(org, Kind::Case, start, options, |r| {
                 in_business_unit(org, r, bu.as_deref())
             })
-        }
-        "GetAllCases" => {
-            let bu = cx.text(0);
+        },
+        "GetAllCases" => |cx| {
+            let bu = cx.text("businessUnitGUID");
             let org = &*cx.org;
             Ok(list(org, Kind::Case, |r| {
                 in_business_unit(org, r, bu.as_deref())
             }))
-        }
-        "GetPhasesByCaseGUID" => phases_by_case(cx),
-        "GetPhaseByGUID" => Ok(by_guid(cx, Kind::Phase)),
-        "AddNewPhase" => add_phase(cx),
+        },
+        // IPhase / IPhaseMember
+        "GetPhasesByCaseGUID" => phases_by_case,
+        "GetPhaseByGUID" => |cx| Ok(by_guid(cx, Kind::Phase, "phaseGUID")),
+        "AddNewPhase" => add_phase,
+        "GetPhasesChangedSince" => |cx| {
+            let bu = cx.text("businessUnitGUID");
+            let start = cx.date("startDateTime");
+            let options = cx.int("options").unwrap_or(0);
+            let org = &*cx.org;
+            changed_since(org, Kind::Phase, start, options, |p| {
+                bu.is_none()
+                    || p.get("CaseGUID")
+                        .and_then(|c| org.get(Kind::Case, c))
+                        .is_some_and(|c| in_business_unit(org, c, bu.as_deref()))
+            })
+        },
+        "GetPhaseMembersByPhaseGUID" => phase_members,
         // IWorkType
-        "GetWorkTypesByPhaseGUID" => work_types_by_phase(cx),
-        "GetAllWorkTypes" => Ok(list(cx.org, Kind::WorkType, |_| true)),
-        "GetWorkTypeByGUID" => Ok(by_guid(cx, Kind::WorkType)),
-        // IAccount / ICustomer
-        "AddNewAccount" => add_account(cx),
-        "UpdateAccount" => update_account(cx),
-        "GetAccountByGUID" => Ok(by_guid(cx, Kind::Account)),
-        "GetAccountByNumber" => {
-            let number = cx.int(0)?.map(|n| n.to_string());
+        "GetWorkTypesByPhaseGUID" => work_types_by_phase,
+        "GetAllWorkTypes" => |cx| Ok(list(cx.org, Kind::WorkType, |_| true)),
+        "GetWorkTypeByGUID" => |cx| Ok(by_guid(cx, Kind::WorkType, "workTypeGUID")),
+        "GetWorkTypesChangedSince" => |cx| {
+            let start = cx.date("startDateTime");
+            let options = cx.int("options").unwrap_or(0);
+            changed_since(cx.org, Kind::WorkType, start, options, |_| true)
+        },
+        // IAccount / ICustomer / ICompany / IAddress
+        "AddNewAccount" => add_account,
+        "UpdateAccount" => update_account,
+        "GetAccountByGUID" => |cx| Ok(by_guid(cx, Kind::Account, "accountGuid")),
+        "GetAccountByNumber" => |cx| {
+            let number = cx.int("accountNumber").map(|n| n.to_string());
             Ok(first(cx.org, Kind::Account, |r| {
                 number.is_some() && r.get("Number") == number.as_deref()
             }))
-        }
-        "GetAccountsChangedSince" => {
-            let start = cx.date(0)?;
-            let options = cx.int(1)?.unwrap_or(0);
+        },
+        "GetAccountByName" => |cx| {
+            let name = cx.text("accountName");
+            Ok(first(cx.org, Kind::Account, |r| {
+                same_name(r.get("Name"), name.as_deref())
+            }))
+        },
+        "GetAccountsChangedSince" => |cx| {
+            let start = cx.date("startDateTime");
+            let options = cx.int("options").unwrap_or(0);
             changed_since(cx.org, Kind::Account, start, options, |_| true)
-        }
-        "AddNewCustomer" => add_customer(cx),
+        },
+        "AddNewCustomer" => add_customer,
+        "GetCustomerByGUID" => |cx| match cx.text("accountGuid") {
+            Some(guid) => Ok(customer_view(cx.org, &guid)),
+            None => Ok(Reply::Null),
+        },
+        "GetCompanyByGUID" => |cx| Ok(by_guid(cx, Kind::Company, "companyGuid")),
+        "GetAddressByGUID" => |cx| Ok(by_guid(cx, Kind::Address, "addressGUID")),
         // IContact
-        "AddNewContact" => {
+        "AddNewContact" => |cx| {
             let input = cx
-                .entity(0, Kind::Contact.into())?
+                .entity("contactInfo")
                 .ok_or_else(|| Fault::validation("contactInfo is mandatory"))?;
-            let guid = add_contact(cx.org, cx.now, &input, false)?;
+            let guid = add_contact(
+                cx.org,
+                cx.now,
+                input,
+                false,
+                "contactInfo",
+                &mut cx.defaulted,
+            )?;
             Ok(entity(cx.org, Kind::Contact, &guid))
-        }
-        "UpdateContact" => update_contact(cx),
-        "GetContactByGUID" => Ok(by_guid(cx, Kind::Contact)),
-        "GetContactsByAccountGUID" => {
-            let account = cx.text(0);
+        },
+        "UpdateContact" => update_contact,
+        "GetContactByGUID" => |cx| Ok(by_guid(cx, Kind::Contact, "contactGUID")),
+        "GetContactsByAccountGUID" => |cx| {
+            let account = cx.text("accountGUID");
             Ok(list(cx.org, Kind::Contact, |r| {
                 account.is_some() && r.get("AccountGUID") == account.as_deref()
             }))
-        }
-        "GetContactsChangedSince" => {
-            let account = cx.text(0);
-            let start = cx.date(1)?;
-            let options = cx.int(2)?.unwrap_or(0);
+        },
+        "GetContactsChangedSince" => |cx| {
+            let account = cx.text("accountGUID");
+            let start = cx.date("startDateTime");
+            // Confirmed: without startDateTime (read as 0001-01-01) this call fails.
+            if start.is_none_or(|s| s.naive_date().year() <= 1) {
+                return Err(Fault::general(
+                    "startDateTime is 0001-01-01T00:00:00 (absent): the date is out of range",
+                ));
+            }
+            let options = cx.int("options").unwrap_or(0);
             changed_since(cx.org, Kind::Contact, start, options, |r| {
                 account.is_none() || r.get("AccountGUID") == account.as_deref()
             })
-        }
+        },
+        // IBusinessUnit / ICurrency
+        "GetBusinessUnitByGUID" => |cx| Ok(by_guid(cx, Kind::BusinessUnit, "businessUnitGuid")),
+        "GetCurrencyByGUID" => |cx| Ok(by_guid(cx, Kind::Currency, "currencyGUID")),
+        "GetCurrencies" => |cx| Ok(list(cx.org, Kind::Currency, |_| true)),
         // IInvoice / IInvoiceStatus
-        "GetInvoiceByGUID" => Ok(by_guid(cx, Kind::Invoice)),
-        "GetInvoiceByNumber" => invoice_by_number(cx),
-        "GetInvoicesByDate" => invoices_by_date(cx),
-        "SetInvoiceStatus" => set_invoice_status(cx),
-        "SetInvoicePaymentDate" => set_invoice_payment_date(cx),
-        "GetAllInvoiceStatuses" => {
+        "GetInvoiceByGUID" => |cx| Ok(by_guid(cx, Kind::Invoice, "invoiceGUID")),
+        "GetInvoiceByNumber" => invoice_by_number,
+        "GetInvoicesByDate" => invoices_by_date,
+        "GetInvoicesByStatus" => invoices_by_status,
+        "SetInvoiceStatus" => set_invoice_status,
+        "SetInvoicePaymentDate" => set_invoice_payment_date,
+        "GetAllInvoiceStatuses" => |cx| {
             let mut items: Vec<&Record> = cx.org.all(Kind::InvoiceStatus).collect();
             items.sort_by_key(|r| sort_order(r));
             Ok(Reply::List(
-                Kind::InvoiceStatus.into(),
+                Kind::InvoiceStatus.ty(),
                 items.into_iter().map(|r| r.fields.clone()).collect(),
             ))
-        }
+        },
         // IAPI
-        "GetVersion" => Ok(Reply::Text(cx.org.version.clone())),
-        "GetEntitySchemaVersion" => Ok(Reply::Text(cx.org.schema_version.to_string())),
-        other => Err(Fault::general(format!(
-            "operation {other} is not supported by severa-sim"
-        ))),
-    }
+        "GetVersion" => |cx| Ok(Reply::Text(cx.org.version.clone())),
+        "GetEntitySchemaVersion" => |cx| Ok(Reply::Text(cx.org.schema_version.to_string())),
+        _ => return None,
+    };
+    Some(h)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,13 +264,13 @@ fn sort_order(r: &Record) -> i64 {
 
 fn entity(org: &Org, kind: Kind, guid: &str) -> Reply {
     match org.get(kind, guid) {
-        Some(r) => Reply::Entity(kind.into(), r.fields.clone()),
+        Some(r) => Reply::Entity(kind.ty(), r.fields.clone()),
         None => Reply::Null,
     }
 }
 
-fn by_guid(cx: &Ctx<'_>, kind: Kind) -> Reply {
-    match cx.text(0) {
+fn by_guid(cx: &Ctx<'_>, kind: Kind, param: &str) -> Reply {
+    match cx.text(param) {
         Some(guid) => entity(cx.org, kind, &guid),
         None => Reply::Null,
     }
@@ -218,14 +278,14 @@ fn by_guid(cx: &Ctx<'_>, kind: Kind) -> Reply {
 
 fn first(org: &Org, kind: Kind, pred: impl Fn(&Record) -> bool) -> Reply {
     match org.all(kind).find(|r| pred(r)) {
-        Some(r) => Reply::Entity(kind.into(), r.fields.clone()),
+        Some(r) => Reply::Entity(kind.ty(), r.fields.clone()),
         None => Reply::Null,
     }
 }
 
 fn list(org: &Org, kind: Kind, pred: impl Fn(&Record) -> bool) -> Reply {
     Reply::List(
-        kind.into(),
+        kind.ty(),
         org.all(kind)
             .filter(|r| pred(r))
             .map(|r| r.fields.clone())
@@ -247,10 +307,12 @@ fn in_business_unit(org: &Org, r: &Record, bu: Option<&str>) -> bool {
     }
 }
 
+/// "Inactive" for changed-since options: `IsActive=false`, for cases `IsClosed=true`; hour
+/// entries and phases have no inactive state.
 fn is_active(kind: Kind, r: &Record) -> bool {
     match kind {
         Kind::Case => !r.flag("IsClosed"),
-        Kind::HourEntry => true,
+        Kind::HourEntry | Kind::Phase => true,
         _ => r.get("IsActive") != Some("false"),
     }
 }
@@ -261,7 +323,8 @@ fn truncate_to_minute(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Changed-since rule: modified ≥ start truncated to the minute (UTC); options bit 1 = only
-/// records created since then, bit 2 = include inactive ones.
+/// records created since then, bit 2 = include inactive ones. The start parameters are
+/// non-nullable: absent, they read as 0001-01-01 and everything is reported.
 fn changed_since(
     org: &Org,
     kind: Kind,
@@ -269,22 +332,20 @@ fn changed_since(
     options: i64,
     filter: impl Fn(&Record) -> bool,
 ) -> Result<Reply, Fault> {
-    let start = start
-        .ok_or_else(|| Fault::general("Value cannot be null. Parameter name: startDateTime"))?;
-    let start = truncate_to_minute(start.to_utc());
+    let start = start.map(|s| truncate_to_minute(s.to_utc()));
     let new_only = options & 1 != 0;
     let include_inactive = options & 2 != 0;
     Ok(list(org, kind, |r| {
         let stamp = if new_only { r.created } else { r.modified };
-        stamp >= start && (include_inactive || is_active(kind, r)) && filter(r)
+        start.is_none_or(|s| stamp >= s) && (include_inactive || is_active(kind, r)) && filter(r)
     }))
 }
 
-fn missing_members(input: &Fields, mandatory: &[&str]) -> Result<(), Fault> {
+fn missing_members(fields: &Fields, mandatory: &[&str]) -> Result<(), Fault> {
     let missing: Vec<&str> = mandatory
         .iter()
         .copied()
-        .filter(|m| !given(input, m))
+        .filter(|m| !given(fields, m))
         .collect();
     if missing.is_empty() {
         Ok(())
@@ -318,15 +379,18 @@ fn currency_iso(org: &Org, guid: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Copies `input`'s writable members over `base` after clearing them (replace semantics).
-fn replace_writable(base: &mut Fields, input: &Fields, writable: impl Fn(&str) -> bool) {
-    base.retain(|k, _| !writable(k));
-    merge(base, input, writable);
+/// The GUID member of an entity parameter (mandatory for updates).
+fn guid_of(input: &Input) -> Result<String, Fault> {
+    non_empty(&input.fields, "GUID")
+        .map(str::to_string)
+        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: GUID"))
 }
 
 // ---------------------------------------------------------------------------------------------
 // hour entries
 
+/// Members a client sets; the rest is context the service computes, or ignored (IsApproved,
+/// IsReadOnly).
 const HOUR_WRITABLE: &[&str] = &[
     "Description",
     "EndTime",
@@ -338,12 +402,11 @@ const HOUR_WRITABLE: &[&str] = &[
     "PhaseGUID",
     "Quantity",
     "StartTime",
-    "UseInvoiceQuantity",
     "UserGUID",
     "WorkTypeGUID",
 ];
 
-/// Fills an hour entry's read-only context members from its phase, case and user.
+/// Fills an hour entry's read-only context members from its phase, case and work type.
 pub fn hour_entry_context(org: &Org, f: &mut Fields) -> Result<(), Fault> {
     let phase_guid = non_empty(f, "PhaseGUID").unwrap_or_default().to_string();
     let phase = org
@@ -354,77 +417,29 @@ pub fn hour_entry_context(org: &Org, f: &mut Fields) -> Result<(), Fault> {
         .get(Kind::Case, case_guid)
         .ok_or_else(|| Fault::not_found(format!("Case {case_guid} was not found")))?;
     let user_guid = non_empty(f, "UserGUID").unwrap_or_default().to_string();
-    let user = org
-        .get(Kind::User, &user_guid)
-        .ok_or_else(|| Fault::not_found(format!("User {user_guid} was not found")))?;
+    if org.get(Kind::User, &user_guid).is_none() {
+        return Err(Fault::not_found(format!("User {user_guid} was not found")));
+    }
     if !given(f, "WorkTypeGUID") {
         let wt = phase_default_work_type(org, phase);
         model::set_opt(f, "WorkTypeGUID", wt.as_deref());
     }
     let work_type = non_empty(f, "WorkTypeGUID").and_then(|g| org.get(Kind::WorkType, g));
-    let case_bu = case
-        .get("BusinessUnitGUID")
-        .and_then(|g| org.get(Kind::BusinessUnit, g))
-        .and_then(|b| b.get("Code"));
-    let invoicing = case.get("CurrencyShortform").map(str::to_string);
-    let organisation = currency_iso(org, Some(&org.currency_guid));
-    let case_company = case
-        .get("CurrencyShortformOfCaseCompanyCurrency")
-        .map(str::to_string)
-        .or_else(|| organisation.clone());
-
     model::set_opt(f, "AccountGUID", case.get("AccountGUID"));
-    model::set_opt(f, "CaseBusinessUnitCode", case_bu);
     set(f, "CaseGUID", case_guid);
-    model::set_opt(f, "CaseName", case.get("Name"));
-    model::set_opt(f, "CaseNumber", case.get("CaseNumber"));
     set(f, "TaskGUID", phase_guid.as_str());
-    model::set_opt(f, "UserCode", user.get("Code"));
-    model::set_opt(f, "UserFirstName", user.get("FirstName"));
-    model::set_opt(f, "UserLastName", user.get("LastName"));
-    model::set_opt(f, "UserBusinessUnitCode", user.get("BusinessUnitCode"));
     model::set_opt(
         f,
         "IsProductive",
         work_type.and_then(|w| w.get("IsProductive")),
     );
-    for m in [
-        "CostCurrencyShortform",
-        "CostCurrencyShortformOfOrganizationCurrency",
-        "CostCurrencyShortformOfUserCompanyCurrency",
-        "PriceCurrencyShortformOfOrganizationCurrency",
-        "PriceCurrencyShortformOfUserCompanyCurrency",
-    ] {
-        model::set_opt(f, m, organisation.as_deref());
-    }
-    for m in [
-        "CostCurrencyShortformOfInvoicingCurrency",
-        "PriceCurrencyShortformOfInvoicingCurrency",
-    ] {
-        model::set_opt(f, m, invoicing.as_deref());
-    }
-    model::set_opt(
-        f,
-        "PriceCurrencyShortformOfCaseCompanyCurrency",
-        case_company.as_deref(),
-    );
     if let Some(price) = phase.get("PricePerHour") {
-        for m in [
-            "UnitPrice",
-            "UnitPriceInBaseCurrency",
-            "UnitPriceInCaseCompanyCurrency",
-            "UnitPriceInUserCompanyCurrency",
-        ] {
+        for m in ["UnitPrice", "UnitPriceInBaseCurrency"] {
             f.entry(m.to_string())
                 .or_insert_with(|| Field::Text(price.to_string()));
         }
     }
-    for (m, default) in [
-        ("IsBillable", "true"),
-        ("IsApproved", "false"),
-        ("IsReadOnly", "false"),
-        ("UseInvoiceQuantity", "false"),
-    ] {
+    for (m, default) in [("IsApproved", "false"), ("IsReadOnly", "false")] {
         f.entry(m.to_string())
             .or_insert_with(|| Field::Text(default.to_string()));
     }
@@ -450,29 +465,51 @@ fn phase_default_work_type(org: &Org, phase: &Record) -> Option<String> {
 }
 
 /// Phase membership: the phase's own member list, or its case's when it has none.
-fn is_member(org: &Org, phase: &Record, user: &str) -> bool {
+fn phase_member_list(org: &Org, phase: &Record) -> Vec<String> {
     match org.phase_members.get(phase.guid()) {
-        Some(members) => members.iter().any(|m| m == user),
+        Some(members) => members.clone(),
         None => phase
             .get("CaseGUID")
             .and_then(|c| org.case_members.get(c))
-            .is_some_and(|members| members.iter().any(|m| m == user)),
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
-fn write_hour_entry(org: &Org, input: &Fields, mut base: Fields) -> Result<Fields, Fault> {
-    missing_members(input, &["EventDate", "PhaseGUID", "Quantity", "UserGUID"])?;
-    let quantity = decimal(input, "Quantity").unwrap_or_default();
+fn is_member(org: &Org, phase: &Record, user: &str) -> bool {
+    phase_member_list(org, phase).iter().any(|m| m == user)
+}
+
+/// Writes `input` (the `hourEntryInfo` parameter) onto `base` and checks the result: the
+/// service validates the entity it deserialised, so a left-out EventDate is 0001-01-01 (and
+/// refused as missing) and a left-out IsBillable is `false`.
+fn write_hour_entry(
+    org: &Org,
+    input: &Input,
+    mut base: Fields,
+    defaulted: &mut Vec<String>,
+) -> Result<Fields, Fault> {
+    model::apply(
+        &mut base,
+        input,
+        Kind::HourEntry.ty(),
+        "hourEntryInfo",
+        |m| HOUR_WRITABLE.contains(&m),
+        &[],
+        defaulted,
+    );
+    missing_members(&base, &["EventDate", "PhaseGUID", "UserGUID"])?;
+    let quantity = decimal(&base, "Quantity").unwrap_or_default();
     if quantity.abs() > Decimal::from(999) {
         return Err(Fault::validation(format!(
             "Quantity {quantity} is too large: 999 is the maximum number of hours for one hour entry"
         )));
     }
-    let phase_guid = non_empty(input, "PhaseGUID").unwrap_or_default();
+    let phase_guid = non_empty(&base, "PhaseGUID").unwrap_or_default();
     let phase = org
         .get(Kind::Phase, phase_guid)
         .ok_or_else(|| Fault::not_found(format!("Phase {phase_guid} was not found")))?;
-    let user_guid = non_empty(input, "UserGUID").unwrap_or_default();
+    let user_guid = non_empty(&base, "UserGUID").unwrap_or_default();
     let user = org
         .get(Kind::User, user_guid)
         .ok_or_else(|| Fault::not_found(format!("User {user_guid} was not found")))?;
@@ -502,7 +539,7 @@ fn write_hour_entry(org: &Org, input: &Fields, mut base: Fields) -> Result<Field
             full_name(user)
         )));
     }
-    if let Some(wt) = non_empty(input, "WorkTypeGUID") {
+    if let Some(wt) = non_empty(&base, "WorkTypeGUID") {
         let work_type = org
             .get(Kind::WorkType, wt)
             .ok_or_else(|| Fault::not_found(format!("Work type {wt} was not found")))?;
@@ -515,16 +552,15 @@ fn write_hour_entry(org: &Org, input: &Fields, mut base: Fields) -> Result<Field
             )));
         }
     }
-    replace_writable(&mut base, input, |m| HOUR_WRITABLE.contains(&m));
     hour_entry_context(org, &mut base)?;
     Ok(base)
 }
 
 fn add_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::HourEntry.into())?
+        .entity("hourEntryInfo")
         .ok_or_else(|| Fault::validation("hourEntryInfo is mandatory"))?;
-    let mut fields = write_hour_entry(cx.org, &input, Fields::new())?;
+    let mut fields = write_hour_entry(cx.org, input, Fields::new(), &mut cx.defaulted)?;
     let guid = cx.org.new_guid(Kind::HourEntry);
     set(&mut fields, "GUID", guid.as_str());
     cx.org.insert(Kind::HourEntry, fields, cx.now);
@@ -533,11 +569,9 @@ fn add_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 
 fn update_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::HourEntry.into())?
+        .entity("hourEntryInfo")
         .ok_or_else(|| Fault::validation("hourEntryInfo is mandatory"))?;
-    let guid = non_empty(&input, "GUID")
-        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: GUID"))?
-        .to_string();
+    let guid = guid_of(input)?;
     let existing = cx
         .org
         .get(Kind::HourEntry, &guid)
@@ -547,13 +581,14 @@ fn update_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             "The hour entry is invoiced and cannot be changed",
         ));
     }
-    let fields = write_hour_entry(cx.org, &input, existing.fields.clone())?;
+    let base = existing.fields.clone();
+    let fields = write_hour_entry(cx.org, input, base, &mut cx.defaulted)?;
     cx.org.replace(Kind::HourEntry, &guid, fields, cx.now);
     Ok(entity(cx.org, Kind::HourEntry, &guid))
 }
 
 fn delete_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let Some(guid) = cx.text(0) else {
+    let Some(guid) = cx.text("hourEntryGUID") else {
         return Ok(Reply::Bool(false));
     };
     let deletable = cx.org.get(Kind::HourEntry, &guid).is_some_and(|r| {
@@ -585,25 +620,25 @@ fn sorted_hours(org: &Org, pred: impl Fn(&Record) -> bool) -> Reply {
         (a.get("EventDate"), a.created, a.guid()).cmp(&(b.get("EventDate"), b.created, b.guid()))
     });
     Reply::List(
-        Kind::HourEntry.into(),
+        Kind::HourEntry.ty(),
         items.into_iter().map(|r| r.fields.clone()).collect(),
     )
 }
 
 fn hour_entries_by_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let case = cx.text(0);
-    let start = cx.date(1)?.map(|d| d.naive_date());
-    let end = cx.date(2)?.map(|d| d.naive_date());
+    let case = cx.text("caseGuid");
+    let start = cx.date("startDate").map(|d| d.naive_date());
+    let end = cx.date("endDate").map(|d| d.naive_date());
     Ok(sorted_hours(cx.org, |r| {
         case.is_some() && r.get("CaseGUID") == case.as_deref() && event_in_range(r, start, end)
     }))
 }
 
 fn hour_entries_by_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let bu = cx.text(0);
-    let start = cx.date(1)?.map(|d| d.naive_date());
-    let end = cx.date(2)?.map(|d| d.naive_date());
-    let user = cx.text(3);
+    let bu = cx.text("businessUnitGUID");
+    let start = cx.date("startdate").map(|d| d.naive_date());
+    let end = cx.date("enddate").map(|d| d.naive_date());
+    let user = cx.text("userGUID");
     let org = &*cx.org;
     let user_in_bu = user
         .as_deref()
@@ -614,24 +649,42 @@ fn hour_entries_by_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     }))
 }
 
+/// Hour entries of cases in a business unit (and its direct sub-units), by event date.
+fn hour_entries_by_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let bu = cx.text("businessUnitGUID");
+    let start = cx.date("startdate").map(|d| d.naive_date());
+    let end = cx.date("enddate").map(|d| d.naive_date());
+    let org = &*cx.org;
+    Ok(sorted_hours(org, |r| {
+        let case_in_bu = bu.is_none()
+            || r.get("CaseGUID")
+                .and_then(|c| org.get(Kind::Case, c))
+                .is_some_and(|c| in_business_unit(org, c, bu.as_deref()));
+        case_in_bu && event_in_range(r, start, end)
+    }))
+}
+
 // ---------------------------------------------------------------------------------------------
 // users
 
 fn add_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::User.into())?
+        .entity("userInfo")
         .ok_or_else(|| Fault::validation("userInfo is mandatory"))?;
-    cx.boolean(1)?; // sendWelcomeEmail: validated, no e-mail is sent
     missing_members(
-        &input,
+        &input.fields,
         &["BusinessUnitGUID", "FirstName", "LastName", "Email"],
     )?;
-    let bu_guid = non_empty(&input, "BusinessUnitGUID").unwrap_or_default();
+    let bu_guid = non_empty(&input.fields, "BusinessUnitGUID").unwrap_or_default();
     let bu = cx
         .org
         .get(Kind::BusinessUnit, bu_guid)
         .ok_or_else(|| Fault::not_found(format!("Business unit {bu_guid} was not found")))?;
-    let email = non_empty(&input, "Email").unwrap_or_default().trim();
+    let (bu_code, bu_name) = (
+        bu.get("Code").map(str::to_string),
+        bu.get("Name").map(str::to_string),
+    );
+    let email = non_empty(&input.fields, "Email").unwrap_or_default().trim();
     if cx
         .org
         .all(Kind::User)
@@ -641,35 +694,43 @@ fn add_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             "The e-mail address {email} is already in use: e-mail addresses must be unique"
         )));
     }
-    if let Some(code) = non_empty(&input, "Code")
+    if let Some(code) = non_empty(&input.fields, "Code")
         && cx.org.all(Kind::User).any(|u| u.get("Code") == Some(code))
     {
         return Err(Fault::validation(format!(
             "The user code {code} is already in use"
         )));
     }
+    // IsActive is forced true (documented), the rest is the service's.
     const READ_ONLY: &[&str] = &[
         "BusinessUnitCode",
         "BusinessUnitName",
         "GUID",
         "IsActive",
-        "LicenseType",
         "OrganizationGUID",
     ];
     let mut fields = Fields::new();
-    merge(&mut fields, &input, |m| !READ_ONLY.contains(&m));
-    model::set_opt(&mut fields, "BusinessUnitCode", bu.get("Code"));
-    model::set_opt(&mut fields, "BusinessUnitName", bu.get("Name"));
+    model::apply(
+        &mut fields,
+        input,
+        Kind::User.ty(),
+        "userInfo",
+        |m| !READ_ONLY.contains(&m),
+        &[],
+        &mut cx.defaulted,
+    );
+    model::set_opt(&mut fields, "BusinessUnitCode", bu_code.as_deref());
+    model::set_opt(&mut fields, "BusinessUnitName", bu_name.as_deref());
     set(&mut fields, "IsActive", "true");
-    set(&mut fields, "LicenseType", "FullUser");
     let guid = cx.org.new_guid(Kind::User);
     set(&mut fields, "GUID", guid.as_str());
     cx.org.insert(Kind::User, fields, cx.now);
     Ok(entity(cx.org, Kind::User, &guid))
 }
 
+/// `true` once the user is disabled; an unknown user is NotFound.
 fn disable_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let guid = cx.text(0).unwrap_or_default();
+    let guid = cx.text("userGUID").unwrap_or_default();
     let now = cx.now;
     let user = cx
         .org
@@ -677,39 +738,40 @@ fn disable_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         .ok_or_else(|| Fault::not_found(format!("User {guid} was not found")))?;
     set(&mut user.fields, "IsActive", "false");
     user.modified = now;
-    Ok(Reply::Void)
+    Ok(Reply::Bool(true))
 }
 
 // ---------------------------------------------------------------------------------------------
 // cases and phases
 
+/// Case members the service computes (or the contract marks as context).
 const CASE_READ_ONLY: &[&str] = &[
     "AccountName",
     "BusinessUnitName",
     "BusinessUnitNumber",
-    "CaseCompanyCurrencyGUID",
     "CaseNumber",
-    "CurrencyShortformOfCaseCompanyCurrency",
     "CurrentCaseStatusDescription",
     "CurrentCaseStatusInsertTs",
     "DeadlineDate",
     "GUID",
     "InsertTs",
     "RootTaskGUID",
+    "UpdatedTs",
+    "UrlToCase",
 ];
 
-fn case_mandatory(input: &Fields) -> Result<(), Fault> {
+fn case_mandatory(fields: &Fields) -> Result<(), Fault> {
     let mut missing = Vec::new();
-    if !given(input, "CaseOwnerUserGUID") && !given(input, "CaseOwnerUserCode") {
+    if !given(fields, "CaseOwnerUserGUID") && !given(fields, "CaseOwnerUserCode") {
         missing.push("CaseOwnerUserGUID or CaseOwnerUserCode");
     }
-    if !given(input, "AccountGUID") && !given(input, "AccountNumber") {
+    if !given(fields, "AccountGUID") && !given(fields, "AccountNumber") {
         missing.push("AccountGUID or AccountNumber");
     }
-    if !given(input, "CurrencyGUID") && !given(input, "CurrencyShortform") {
+    if !given(fields, "CurrencyGUID") && !given(fields, "CurrencyShortform") {
         missing.push("CurrencyGUID or CurrencyShortform");
     }
-    if !given(input, "Name") {
+    if !given(fields, "Name") {
         missing.push("Name");
     }
     if missing.is_empty() {
@@ -774,7 +836,6 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
     {
         return Err(Fault::not_found(format!("Contact {contact} was not found")));
     }
-    let organisation_currency = currency_iso(org, Some(&org.currency_guid));
     set(f, "CaseOwnerUserGUID", owner.guid());
     model::set_opt(f, "CaseOwnerUserCode", owner.get("Code"));
     set(f, "AccountGUID", account.guid());
@@ -782,33 +843,29 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
     model::set_opt(f, "AccountNumber", account.get("Number"));
     set(f, "CurrencyGUID", currency.guid());
     model::set_opt(f, "CurrencyShortform", currency.get("IsoCode"));
-    set(f, "CaseCompanyCurrencyGUID", org.currency_guid.as_str());
-    model::set_opt(
-        f,
-        "CurrencyShortformOfCaseCompanyCurrency",
-        organisation_currency.as_deref(),
-    );
     set(f, "BusinessUnitGUID", bu.guid());
     model::set_opt(f, "BusinessUnitName", bu.get("Name"));
-    model::set_opt(f, "BusinessUnitNumber", bu.get("Number"));
-    for (m, default) in [
-        ("IsClosed", "false"),
-        ("IsInternal", "false"),
-        ("IncludeOverTime", "false"),
-    ] {
-        f.entry(m.to_string())
-            .or_insert_with(|| Field::Text(default.to_string()));
-    }
+    // The contract's BusinessUnitNumber is a string and BusinessUnit has no number: the
+    // simulator shows the unit's Code there.
+    model::set_opt(f, "BusinessUnitNumber", bu.get("Code"));
     Ok(())
 }
 
 fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::Case.into())?
+        .entity("caseInfo")
         .ok_or_else(|| Fault::validation("caseInfo is mandatory"))?;
-    case_mandatory(&input)?;
+    case_mandatory(&input.fields)?;
     let mut fields = Fields::new();
-    merge(&mut fields, &input, |m| !CASE_READ_ONLY.contains(&m));
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Case.ty(),
+        "caseInfo",
+        |m| !CASE_READ_ONLY.contains(&m),
+        &[],
+        &mut cx.defaulted,
+    );
     resolve_case(cx.org, &mut fields)?;
     let number = cx
         .org
@@ -825,6 +882,7 @@ fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     set(&mut fields, "GUID", case_guid.as_str());
     set(&mut fields, "CaseNumber", number.to_string());
     set(&mut fields, "InsertTs", model::utc_text(cx.now));
+    set(&mut fields, "UpdatedTs", model::utc_text(cx.now));
     set(&mut fields, "RootTaskGUID", root_guid.as_str());
     let mut root = Fields::new();
     set(&mut root, "GUID", root_guid.as_str());
@@ -847,19 +905,25 @@ fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 
 fn update_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::Case.into())?
+        .entity("caseInfo")
         .ok_or_else(|| Fault::validation("caseInfo is mandatory"))?;
-    let guid = non_empty(&input, "GUID")
-        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: GUID"))?
-        .to_string();
+    let guid = guid_of(input)?;
     let existing = cx
         .org
         .get(Kind::Case, &guid)
         .ok_or_else(|| Fault::not_found(format!("Case {guid} was not found")))?;
-    case_mandatory(&input)?;
     let was_closed = existing.flag("IsClosed");
     let mut fields = existing.fields.clone();
-    replace_writable(&mut fields, &input, |m| !CASE_READ_ONLY.contains(&m));
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Case.ty(),
+        "caseInfo",
+        |m| !CASE_READ_ONLY.contains(&m),
+        &[],
+        &mut cx.defaulted,
+    );
+    case_mandatory(&fields)?;
     resolve_case(cx.org, &mut fields)?;
     if !was_closed
         && model::text(&fields, "IsClosed") == Some("true")
@@ -871,6 +935,7 @@ fn update_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             cx.now.format("%Y-%m-%dT00:00:00").to_string(),
         );
     }
+    set(&mut fields, "UpdatedTs", model::utc_text(cx.now));
     let owner = text(&fields, "CaseOwnerUserGUID")
         .unwrap_or_default()
         .to_string();
@@ -883,7 +948,7 @@ fn update_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 }
 
 fn phases_by_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let case = cx.text(0);
+    let case = cx.text("caseGUID");
     let mut items: Vec<&Record> = cx
         .org
         .all(Kind::Phase)
@@ -897,23 +962,23 @@ fn phases_by_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         )
     });
     Ok(Reply::List(
-        Kind::Phase.into(),
+        Kind::Phase.ty(),
         items.into_iter().map(|r| r.fields.clone()).collect(),
     ))
 }
 
 fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::Phase.into())?
+        .entity("phaseInfo")
         .ok_or_else(|| Fault::validation("phaseInfo is mandatory"))?;
-    missing_members(&input, &["CaseGUID", "ParentPhaseGUID", "Name"])?;
-    let case_guid = non_empty(&input, "CaseGUID")
+    missing_members(&input.fields, &["CaseGUID", "ParentPhaseGUID", "Name"])?;
+    let case_guid = non_empty(&input.fields, "CaseGUID")
         .unwrap_or_default()
         .to_string();
     if cx.org.get(Kind::Case, &case_guid).is_none() {
         return Err(Fault::not_found(format!("Case {case_guid} was not found")));
     }
-    let parent_guid = non_empty(&input, "ParentPhaseGUID").unwrap_or_default();
+    let parent_guid = non_empty(&input.fields, "ParentPhaseGUID").unwrap_or_default();
     let parent = cx
         .org
         .get(Kind::Phase, parent_guid)
@@ -923,12 +988,12 @@ fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             "Parent phase {parent_guid} belongs to another case"
         )));
     }
-    if let Some(wt) = non_empty(&input, "WorkTypeGUID")
+    if let Some(wt) = non_empty(&input.fields, "WorkTypeGUID")
         && cx.org.get(Kind::WorkType, wt).is_none()
     {
         return Err(Fault::not_found(format!("Work type {wt} was not found")));
     }
-    let members = match cx.args.strings(cx.p(1)) {
+    let members = match cx.args.strings("members") {
         Some(list) => {
             for user in &list {
                 if cx.org.get(Kind::User, user).is_none() {
@@ -951,13 +1016,20 @@ fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         .filter(|p| p.get("ParentPhaseGUID") == Some(parent_guid))
         .count();
     let mut fields = Fields::new();
-    merge(&mut fields, &input, |m| m != "GUID");
+    // FlatRate is ignored when sent (facts sheet §5.8).
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Phase.ty(),
+        "phaseInfo",
+        |m| m != "GUID" && m != "FlatRate",
+        &[],
+        &mut cx.defaulted,
+    );
     if !given(&fields, "WorkTypeGUID") {
         model::set_opt(&mut fields, "WorkTypeGUID", parent_wt.as_deref());
     }
     for (m, default) in [
-        ("IsCompleted", "false".to_string()),
-        ("IsLocked", "false".to_string()),
         ("SortOrder", (siblings + 1).to_string()),
         ("OwnerUserGUID", cx.caller.to_string()),
     ] {
@@ -987,8 +1059,24 @@ fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     Ok(entity(cx.org, Kind::Phase, &guid))
 }
 
+/// GUIDs of the phase's members (its own list, else its case's); `onlyActive` leaves out
+/// inactive users. An unknown phase is NotFound.
+fn phase_members(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let guid = cx.text("phaseGUID").unwrap_or_default();
+    let only_active = cx.boolean("onlyActive").unwrap_or(false);
+    let org = &*cx.org;
+    let phase = org
+        .get(Kind::Phase, &guid)
+        .ok_or_else(|| Fault::not_found(format!("Phase {guid} was not found")))?;
+    let members = phase_member_list(org, phase)
+        .into_iter()
+        .filter(|u| !only_active || org.get(Kind::User, u).is_some_and(|r| r.flag("IsActive")))
+        .collect();
+    Ok(Reply::Strings(members))
+}
+
 fn work_types_by_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let guid = cx.text(0).unwrap_or_default();
+    let guid = cx.text("phaseGUID").unwrap_or_default();
     let org = &*cx.org;
     let phase = org
         .get(Kind::Phase, &guid)
@@ -1007,7 +1095,7 @@ fn work_types_by_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         allowed.insert(0, d);
     }
     Ok(Reply::List(
-        Kind::WorkType.into(),
+        Kind::WorkType.ty(),
         allowed
             .iter()
             .filter_map(|g| org.get(Kind::WorkType, g))
@@ -1019,6 +1107,7 @@ fn work_types_by_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 // ---------------------------------------------------------------------------------------------
 // accounts, customers, contacts
 
+/// Account members the service sets itself (AddNewAccount: "ignored on insert").
 const ACCOUNT_READ_ONLY: &[&str] = &[
     "CompanyGUID",
     "CurrencyCode",
@@ -1028,13 +1117,11 @@ const ACCOUNT_READ_ONLY: &[&str] = &[
     "IsInternal",
     "LanguageCode",
     "UpdatedTS",
-    "UrlToAccount",
 ];
 
 /// Company members of the merged Customer entity.
 const CUSTOMER_COMPANY_MEMBERS: &[&str] = &[
     "AnnualRevenue",
-    "AnnualRevenue2",
     "Email",
     "Employees",
     "HeadOfficeAddressGUID",
@@ -1076,11 +1163,13 @@ fn validate_account(f: &Fields) -> Result<(), Fault> {
     Ok(())
 }
 
-struct AccountInput {
-    account: Fields,
-    company: Fields,
-    address: Option<Fields>,
-    contact: Option<Fields>,
+/// The entity parameters of AddNewAccount (or AddNewCustomer split into its parts), each with
+/// the parameter name it arrived in (for `defaulted`).
+struct AccountInput<'a> {
+    account: (&'a Input, &'a str),
+    company: (&'a Input, &'a str),
+    address: Option<(&'a Input, &'a str)>,
+    contact: Option<(&'a Input, &'a str)>,
 }
 
 /// AddNewAccount / AddNewCustomer: update the account with the same Number, else the same
@@ -1089,34 +1178,35 @@ fn upsert_account(
     org: &mut Org,
     now: DateTime<Utc>,
     caller: &str,
-    input: AccountInput,
+    input: AccountInput<'_>,
+    defaulted: &mut Vec<String>,
 ) -> Result<String, Fault> {
     let AccountInput {
-        account,
-        company,
+        account: (account, account_param),
+        company: (company, company_param),
         address,
         contact,
     } = input;
-    let name = non_empty(&account, "Name")
+    let name = non_empty(&account.fields, "Name")
         .ok_or_else(|| Fault::validation("Mandatory member missing: Account.Name"))?
         .to_string();
-    if !given(&company, "Name") {
+    if !company.given("Name") {
         return Err(Fault::validation("Mandatory member missing: Company.Name"));
     }
-    if given(&account, "IsInternal") {
+    if account.given("IsInternal") {
         return Err(Fault::validation(
             "Account.IsInternal must be empty: internal accounts cannot be added through the API",
         ));
     }
-    validate_account(&account)?;
-    if let Some(currency) = non_empty(&account, "CurrencyGUID")
+    validate_account(&account.fields)?;
+    if let Some(currency) = non_empty(&account.fields, "CurrencyGUID")
         && org.get(Kind::Currency, currency).is_none()
     {
         return Err(Fault::not_found(format!(
             "Currency {currency} was not found"
         )));
     }
-    let number = non_empty(&account, "Number").map(str::to_string);
+    let number = non_empty(&account.fields, "Number").map(str::to_string);
     let existing = number
         .as_deref()
         .and_then(|n| org.all(Kind::Account).find(|a| a.get("Number") == Some(n)))
@@ -1127,13 +1217,23 @@ fn upsert_account(
         .map(|a| a.guid().to_string());
     let writable = |m: &str| !ACCOUNT_READ_ONLY.contains(&m);
     let company_writable = |m: &str| m != "GUID";
+    let account_ty = Kind::Account.ty();
+    let company_ty = Kind::Company.ty();
     let account_guid = match existing {
         Some(guid) => {
             let Some(record) = org.get(Kind::Account, &guid) else {
                 return Err(Fault::general("account vanished"));
             };
             let mut fields = record.fields.clone();
-            merge(&mut fields, &account, writable);
+            model::apply(
+                &mut fields,
+                account,
+                account_ty,
+                account_param,
+                writable,
+                &[],
+                defaulted,
+            );
             let currency = currency_iso(org, text(&fields, "CurrencyGUID"));
             model::set_opt(&mut fields, "CurrencyCode", currency.as_deref());
             set(&mut fields, "UpdatedTS", model::utc_text(now));
@@ -1143,14 +1243,30 @@ fn upsert_account(
                 && let Some(c) = org.get(Kind::Company, &cg)
             {
                 let mut cf = c.fields.clone();
-                merge(&mut cf, &company, company_writable);
+                model::apply(
+                    &mut cf,
+                    company,
+                    company_ty,
+                    company_param,
+                    company_writable,
+                    &[],
+                    defaulted,
+                );
                 org.replace(Kind::Company, &cg, cf, now);
             }
             guid
         }
         None => {
             let mut fields = Fields::new();
-            merge(&mut fields, &account, writable);
+            model::apply(
+                &mut fields,
+                account,
+                account_ty,
+                account_param,
+                writable,
+                &[],
+                defaulted,
+            );
             set(&mut fields, "IsActive", "true");
             set(&mut fields, "IsInternal", "false");
             if !given(&fields, "AccountOwnerUserGUID") {
@@ -1167,7 +1283,15 @@ fn upsert_account(
             set(&mut fields, "InsertTS", model::utc_text(now));
             set(&mut fields, "UpdatedTS", model::utc_text(now));
             let mut cf = Fields::new();
-            merge(&mut cf, &company, company_writable);
+            model::apply(
+                &mut cf,
+                company,
+                company_ty,
+                company_param,
+                company_writable,
+                &[],
+                defaulted,
+            );
             let company_guid = org.new_guid(Kind::Company);
             set(&mut cf, "GUID", company_guid.as_str());
             org.insert(Kind::Company, cf, now);
@@ -1183,7 +1307,7 @@ fn upsert_account(
         .and_then(|a| a.get("CompanyGUID"))
         .unwrap_or_default()
         .to_string();
-    if let Some(address) = address {
+    if let Some((address, address_param)) = address {
         let billing: Vec<String> = org
             .all(Kind::Address)
             .filter(|a| {
@@ -1192,17 +1316,32 @@ fn upsert_account(
             .map(|a| a.guid().to_string())
             .collect();
         let writable = |m: &str| m != "GUID" && m != "CompanyGUID";
+        let address_ty = Kind::Address.ty();
         if let [only] = billing.as_slice() {
             if let Some(a) = org.get(Kind::Address, only) {
                 let mut af = a.fields.clone();
-                merge(&mut af, &address, writable);
+                model::apply(
+                    &mut af,
+                    address,
+                    address_ty,
+                    address_param,
+                    writable,
+                    &[],
+                    defaulted,
+                );
                 org.replace(Kind::Address, only, af, now);
             }
         } else {
             let mut af = Fields::new();
-            merge(&mut af, &address, writable);
-            af.entry("IsBillingAddress".into())
-                .or_insert(Field::Text("true".into()));
+            model::apply(
+                &mut af,
+                address,
+                address_ty,
+                address_param,
+                writable,
+                &[],
+                defaulted,
+            );
             let guid = org.new_guid(Kind::Address);
             set(&mut af, "GUID", guid.as_str());
             set(&mut af, "CompanyGUID", company_guid.as_str());
@@ -1214,15 +1353,18 @@ fn upsert_account(
             }
         }
     }
-    if let Some(mut contact) = contact {
-        set(&mut contact, "AccountGUID", account_guid.as_str());
-        let existing = non_empty(&contact, "GUID")
+    if let Some((contact, contact_param)) = contact {
+        let mut contact = contact.clone();
+        set(&mut contact.fields, "AccountGUID", account_guid.as_str());
+        let existing = non_empty(&contact.fields, "GUID")
             .filter(|g| org.get(Kind::Contact, g).is_some())
             .map(str::to_string);
         match existing {
-            Some(guid) => update_contact_fields(org, now, &guid, &contact)?,
+            Some(guid) => {
+                update_contact_fields(org, now, &guid, &contact, contact_param, defaulted)?
+            }
             None => {
-                add_contact(org, now, &contact, true)?;
+                add_contact(org, now, &contact, true, contact_param, defaulted)?;
             }
         }
     }
@@ -1231,43 +1373,43 @@ fn upsert_account(
 
 fn add_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let account = cx
-        .entity(0, Kind::Account.into())?
+        .entity("accountInfo")
         .ok_or_else(|| Fault::validation("Mandatory member missing: Account.Name"))?;
     let company = cx
-        .entity(1, Kind::Company.into())?
+        .entity("companyInfo")
         .ok_or_else(|| Fault::validation("Mandatory member missing: Company.Name"))?;
-    let address = cx.entity(2, Kind::Address.into())?;
-    let contact = cx.entity(3, Kind::Contact.into())?;
-    let guid = upsert_account(
-        cx.org,
-        cx.now,
-        cx.caller,
-        AccountInput {
-            account,
-            company,
-            address,
-            contact,
-        },
-    )?;
+    let input = AccountInput {
+        account: (account, "accountInfo"),
+        company: (company, "companyInfo"),
+        address: cx.entity("addressInfo").map(|a| (a, "addressInfo")),
+        contact: cx.entity("contactInfo").map(|c| (c, "contactInfo")),
+    };
+    let guid = upsert_account(cx.org, cx.now, cx.caller, input, &mut cx.defaulted)?;
     Ok(entity(cx.org, Kind::Account, &guid))
 }
 
+/// UpdateAccount(accountInfo, companyInfo): the account by its GUID, and its company when
+/// `companyInfo` is given. IsActive is writable here (and reads as `false` when left out).
 fn update_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::Account.into())?
+        .entity("accountInfo")
         .ok_or_else(|| Fault::validation("accountInfo is mandatory"))?;
-    let guid = non_empty(&input, "GUID")
-        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: GUID"))?
-        .to_string();
+    let guid = guid_of(input)?;
     let existing = cx
         .org
         .get(Kind::Account, &guid)
         .ok_or_else(|| Fault::not_found(format!("Account {guid} was not found")))?;
-    validate_account(&input)?;
+    validate_account(&input.fields)?;
     let mut fields = existing.fields.clone();
-    merge(&mut fields, &input, |m| {
-        m == "IsActive" || !ACCOUNT_READ_ONLY.contains(&m)
-    });
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Account.ty(),
+        "accountInfo",
+        |m| m == "IsActive" || !ACCOUNT_READ_ONLY.contains(&m),
+        &[],
+        &mut cx.defaulted,
+    );
     if !given(&fields, "Name") {
         return Err(Fault::validation("Mandatory member missing: Account.Name"));
     }
@@ -1281,21 +1423,49 @@ fn update_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             "Account number {n} is already in use"
         )));
     }
+    let company = match (cx.entity("companyInfo"), text(&fields, "CompanyGUID")) {
+        (Some(company), Some(company_guid)) => {
+            let stored = cx
+                .org
+                .get(Kind::Company, company_guid)
+                .ok_or_else(|| Fault::not_found(format!("Company {company_guid} was not found")))?;
+            let mut cf = stored.fields.clone();
+            model::apply(
+                &mut cf,
+                company,
+                Kind::Company.ty(),
+                "companyInfo",
+                |m| m != "GUID",
+                &[],
+                &mut cx.defaulted,
+            );
+            if !given(&cf, "Name") {
+                return Err(Fault::validation("Mandatory member missing: Company.Name"));
+            }
+            Some((company_guid.to_string(), cf))
+        }
+        _ => None,
+    };
     let currency = currency_iso(cx.org, text(&fields, "CurrencyGUID"));
     model::set_opt(&mut fields, "CurrencyCode", currency.as_deref());
     set(&mut fields, "UpdatedTS", model::utc_text(cx.now));
     cx.org.replace(Kind::Account, &guid, fields, cx.now);
+    if let Some((company_guid, cf)) = company {
+        cx.org.replace(Kind::Company, &company_guid, cf, cx.now);
+    }
     Ok(entity(cx.org, Kind::Account, &guid))
 }
 
+/// The Customer view of an account: its members plus its company's.
 fn customer_view(org: &Org, account_guid: &str) -> Reply {
     let Some(account) = org.get(Kind::Account, account_guid) else {
         return Reply::Null;
     };
+    let customer = customer_type();
     let mut fields: Fields = account
         .fields
         .iter()
-        .filter(|(k, _)| CUSTOMER.members.contains(&k.as_str()))
+        .filter(|(k, _)| customer.has(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(company) = account
@@ -1308,64 +1478,72 @@ fn customer_view(org: &Org, account_guid: &str) -> Reply {
             }
         }
     }
-    Reply::Entity(CUSTOMER, fields)
+    Reply::Entity(customer, fields)
+}
+
+/// Splits a Customer parameter into the Account and Company it stands for.
+fn split_customer(customer: &Input) -> (Input, Input) {
+    let part = |keep: &dyn Fn(&str) -> bool| Input {
+        fields: customer
+            .fields
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        nested_defaulted: customer
+            .nested_defaulted
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let account_ty: WireType = Kind::Account.ty();
+    let account = part(&|m| account_ty.has(m));
+    let company = part(&|m| CUSTOMER_COMPANY_MEMBERS.contains(&m) || m == "Name");
+    (account, company)
 }
 
 fn add_customer(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let customer = cx
-        .entity(0, CUSTOMER)?
+        .entity("customer")
         .ok_or_else(|| Fault::validation("Mandatory member missing: Customer.Name"))?;
-    let account_members = Kind::Account.members();
-    let account: Fields = customer
-        .iter()
-        .filter(|(k, _)| account_members.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut company: Fields = customer
-        .iter()
-        .filter(|(k, _)| CUSTOMER_COMPANY_MEMBERS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Some(name) = customer.get("Name") {
-        company.insert("Name".into(), name.clone());
-    }
-    let guid = upsert_account(
-        cx.org,
-        cx.now,
-        cx.caller,
-        AccountInput {
-            account,
-            company,
-            address: None,
-            contact: None,
-        },
-    )
-    .map_err(|mut f| {
-        f.message = f.message.replace("Account.Name", "Customer.Name");
-        f.message = f.message.replace("Company.Name", "Customer.Name");
-        f
-    })?;
+    let (account, company) = split_customer(customer);
+    let input = AccountInput {
+        account: (&account, "customer"),
+        company: (&company, "customer"),
+        address: None,
+        contact: None,
+    };
+    let guid =
+        upsert_account(cx.org, cx.now, cx.caller, input, &mut cx.defaulted).map_err(|mut f| {
+            f.message = f.message.replace("Account.Name", "Customer.Name");
+            f.message = f.message.replace("Company.Name", "Customer.Name");
+            f
+        })?;
     Ok(customer_view(cx.org, &guid))
 }
 
 /// AddNewContact rule: an active namesake on the account is an error (or, for AddNewAccount's
-/// contactInfo, updated); an inactive one is updated and reactivated. Returns the GUID.
+/// contactInfo, updated); an inactive one is updated and reactivated. New and reactivated
+/// contacts are active (IsActive is the service's). Returns the GUID.
 fn add_contact(
     org: &mut Org,
     now: DateTime<Utc>,
-    input: &Fields,
+    input: &Input,
     update_active_namesake: bool,
+    param: &str,
+    defaulted: &mut Vec<String>,
 ) -> Result<String, Fault> {
-    missing_members(input, &["AccountGUID", "FirstName", "LastName"])?;
-    let account_guid = non_empty(input, "AccountGUID")
+    missing_members(&input.fields, &["AccountGUID", "FirstName", "LastName"])?;
+    let account_guid = non_empty(&input.fields, "AccountGUID")
         .unwrap_or_default()
         .to_string();
     let account = org
         .get(Kind::Account, &account_guid)
         .ok_or_else(|| Fault::not_found(format!("Account {account_guid} was not found")))?;
     let language = account.get("LanguageGUID").map(str::to_string);
-    let first = text(input, "FirstName");
-    let last = text(input, "LastName");
+    let first = text(&input.fields, "FirstName");
+    let last = text(&input.fields, "LastName");
     let namesake = org
         .all(Kind::Contact)
         .find(|c| {
@@ -1375,6 +1553,7 @@ fn add_contact(
         })
         .map(|c| (c.guid().to_string(), c.flag("IsActive")));
     let writable = |m: &str| m != "GUID" && m != "IsActive";
+    let ty = Kind::Contact.ty();
     match namesake {
         Some((guid, true)) if !update_active_namesake => Err(Fault::validation(format!(
             "An active contact named {} {} already exists for this account ({guid})",
@@ -1386,14 +1565,14 @@ fn add_contact(
                 return Err(Fault::general("contact vanished"));
             };
             let mut fields = existing.fields.clone();
-            merge(&mut fields, input, writable);
+            model::apply(&mut fields, input, ty, param, writable, &[], defaulted);
             set(&mut fields, "IsActive", "true");
             org.replace(Kind::Contact, &guid, fields, now);
             Ok(guid)
         }
         None => {
             let mut fields = Fields::new();
-            merge(&mut fields, input, writable);
+            model::apply(&mut fields, input, ty, param, writable, &[], defaulted);
             set(&mut fields, "IsActive", "true");
             if !given(&fields, "LanguageGUID") {
                 model::set_opt(&mut fields, "LanguageGUID", language.as_deref());
@@ -1406,17 +1585,28 @@ fn add_contact(
     }
 }
 
+/// UpdateContact: IsActive is writable (and reads as `false` when left out).
 fn update_contact_fields(
     org: &mut Org,
     now: DateTime<Utc>,
     guid: &str,
-    input: &Fields,
+    input: &Input,
+    param: &str,
+    defaulted: &mut Vec<String>,
 ) -> Result<(), Fault> {
     let existing = org
         .get(Kind::Contact, guid)
         .ok_or_else(|| Fault::not_found(format!("Contact {guid} was not found")))?;
     let mut fields = existing.fields.clone();
-    merge(&mut fields, input, |m| m != "GUID" && m != "AccountGUID");
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Contact.ty(),
+        param,
+        |m| m != "GUID" && m != "AccountGUID",
+        &[],
+        defaulted,
+    );
     for m in ["FirstName", "LastName"] {
         if !given(&fields, m) {
             return Err(Fault::validation(format!(
@@ -1430,12 +1620,17 @@ fn update_contact_fields(
 
 fn update_contact(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx
-        .entity(0, Kind::Contact.into())?
+        .entity("contactInfo")
         .ok_or_else(|| Fault::validation("contactInfo is mandatory"))?;
-    let guid = non_empty(&input, "GUID")
-        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: GUID"))?
-        .to_string();
-    update_contact_fields(cx.org, cx.now, &guid, &input)?;
+    let guid = guid_of(input)?;
+    update_contact_fields(
+        cx.org,
+        cx.now,
+        &guid,
+        input,
+        "contactInfo",
+        &mut cx.defaulted,
+    )?;
     Ok(entity(cx.org, Kind::Contact, &guid))
 }
 
@@ -1443,15 +1638,12 @@ fn update_contact(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 // invoices
 
 fn invoice_by_number(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let number = cx
-        .int(0)?
-        .ok_or_else(|| Fault::general("Value cannot be null. Parameter name: invoiceNumber"))?
-        .to_string();
-    let bu = cx.text(1);
+    let number = cx.int("invoiceNumber").unwrap_or(0).to_string();
+    let bu = cx.text("businessUnitGUID");
     let matches: Vec<&Record> = cx
         .org
         .all(Kind::Invoice)
-        .filter(|i| i.get("InvoiceNumber") == Some(number.as_str()))
+        .filter(|i| i.get("Number") == Some(number.as_str()))
         .filter(|i| {
             bu.is_none()
                 || i.get("BusinessUnitGUID") == bu.as_deref()
@@ -1459,7 +1651,7 @@ fn invoice_by_number(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         })
         .collect();
     match matches.as_slice() {
-        [one] => Ok(Reply::Entity(Kind::Invoice.into(), one.fields.clone())),
+        [one] => Ok(Reply::Entity(Kind::Invoice.ty(), one.fields.clone())),
         [] => Err(Fault::not_found(format!(
             "Invoice number {number} was not found"
         ))),
@@ -1470,11 +1662,23 @@ fn invoice_by_number(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     }
 }
 
+/// The business-unit filter of the invoice lists: the unit and its direct sub-units, or only
+/// the unit itself with option 16 (ExcludeChildBusinessUnits).
+fn invoice_in_business_unit(org: &Org, r: &Record, bu: Option<&str>, options: i64) -> bool {
+    if options & 16 != 0 {
+        bu.is_none() || r.get("BusinessUnitGUID") == bu
+    } else {
+        in_business_unit(org, r, bu)
+    }
+}
+
+/// Invoices dated `startDate`..=`endDate`. Both are non-nullable: a left-out `endDate` is
+/// 0001-01-01, so nothing matches.
 fn invoices_by_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let bu = cx.text(0);
-    let start = cx.date(1)?.map(|d| d.naive_date());
-    let end = cx.date(2)?.map(|d| d.naive_date());
-    let options = cx.int(3)?.unwrap_or(0);
+    let bu = cx.text("businessUnitGUID");
+    let start = cx.date("startDate").map(|d| d.naive_date());
+    let end = cx.date("endDate").map(|d| d.naive_date());
+    let options = cx.int("options").unwrap_or(0);
     let org = &*cx.org;
     Ok(list(org, Kind::Invoice, |r| {
         let date = r
@@ -1483,31 +1687,44 @@ fn invoices_by_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
             .map(|d| d.naive_date());
         let in_range =
             date.is_some_and(|d| start.is_none_or(|s| d >= s) && end.is_none_or(|e| d <= e));
-        let in_bu = if options & 16 != 0 {
-            bu.is_none() || r.get("BusinessUnitGUID") == bu.as_deref()
-        } else {
-            in_business_unit(org, r, bu.as_deref())
-        };
-        in_range && in_bu
+        in_range && invoice_in_business_unit(org, r, bu.as_deref(), options)
     }))
 }
 
+/// Invoices whose status has exactly this name, at most `maxInvoices` (when given).
+fn invoices_by_status(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let bu = cx.text("businessUnitGUID");
+    let status = cx.text("status");
+    let options = cx.int("options").unwrap_or(0);
+    let max = cx
+        .int("maxInvoices")
+        .map(|n| usize::try_from(n).unwrap_or(0));
+    let org = &*cx.org;
+    let Reply::List(ty, mut items) = list(org, Kind::Invoice, |r| {
+        status.is_some()
+            && r.get("InvoiceStatus") == status.as_deref()
+            && invoice_in_business_unit(org, r, bu.as_deref(), options)
+    }) else {
+        return Ok(Reply::Null);
+    };
+    if let Some(max) = max {
+        items.truncate(max);
+    }
+    Ok(Reply::List(ty, items))
+}
+
 fn set_invoice_status(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let guid = cx.text(0).unwrap_or_default();
+    let guid = cx.text("invoiceGUID").unwrap_or_default();
     if !crate::is_sim_guid(&guid) {
         return Err(Fault::general(format!(
             "An error occurred while processing the request: '{guid}' is not a valid identifier"
         )));
     }
-    let status = cx.text(1).unwrap_or_default();
+    let status = cx.text("status").unwrap_or_default();
     if cx.org.get(Kind::Invoice, &guid).is_none() {
         return Err(Fault::not_found(format!("Invoice {guid} was not found")));
     }
-    if !cx
-        .org
-        .all(Kind::InvoiceStatus)
-        .any(|s| s.get("Name") == Some(status.as_str()))
-    {
+    if cx.org.get(Kind::InvoiceStatus, &status).is_none() {
         return Err(Fault::not_found(format!(
             "Invoice status '{status}' was not found"
         )));
@@ -1521,8 +1738,8 @@ fn set_invoice_status(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 }
 
 fn set_invoice_payment_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let guid = cx.text(0).unwrap_or_default();
-    let date = cx.date(1)?;
+    let guid = cx.text("invoiceGUID").unwrap_or_default();
+    let date = cx.date("paymentDate");
     let now = cx.now;
     let inv = cx
         .org
@@ -1536,4 +1753,43 @@ fn set_invoice_payment_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     }
     inv.modified = now;
     Ok(Reply::Void)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::contract;
+
+    /// Every operation the simulator implements is one of the contract's.
+    #[test]
+    fn simulated_operations_are_contract_operations() {
+        let simulated: Vec<&str> = contract()
+            .operations()
+            .iter()
+            .filter(|o| handler(&o.name).is_some())
+            .map(|o| o.name.as_str())
+            .collect();
+        for name in [
+            "AddNewHourEntry",
+            "UpdateHourEntry",
+            "GetHourEntriesByDate",
+            "GetHourEntriesChangedSince",
+            "GetUserByCode",
+            "DisableUser",
+            "GetCaseByNumber",
+            "GetPhasesChangedSince",
+            "GetPhaseMembersByPhaseGUID",
+            "GetWorkTypesChangedSince",
+            "UpdateAccount",
+            "GetAccountByName",
+            "GetCustomerByGUID",
+            "GetInvoicesByDate",
+            "GetInvoicesByStatus",
+            "GetEntitySchemaVersion",
+        ] {
+            assert!(simulated.contains(&name), "{name}");
+        }
+        assert!(handler("GetProductByGUID").is_none());
+        assert!(handler("NoSuchOperation").is_none());
+    }
 }

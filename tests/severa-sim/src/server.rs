@@ -1,9 +1,10 @@
 //! HTTP: the SOAP endpoint (maintenance, fault injection, auth, quota, dispatch, request log)
 //! and the router that also mounts the admin API.
 
+use crate::contract::{Operation, contract};
 use crate::model::Kind;
 use crate::ops::{self, Ctx};
-use crate::soap::{self, Args, SoapRequest};
+use crate::soap::{self, Args, Notes, SoapRequest};
 use crate::state::{FaultRule, InjectKind, LogEntry, Sim};
 use crate::xml::{self, Fault};
 use crate::{ADMIN_PREFIX, ENDPOINT_PATH, admin};
@@ -14,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value as Json;
-use severa::operations::{ALL, Operation};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -114,23 +114,21 @@ fn truncated(body: String) -> Response {
         .into_response()
 }
 
-/// Which operation a request names: SOAPAction (quoted or not) first, else the Body's element.
+/// Which operation a request names: the SOAPAction (quoted or not; exactly the contract's
+/// text) first, else the Body's element. Anything outside Severa's contract is refused the way
+/// the real service refuses it (there: `ActionNotSupported`).
 fn resolve(action: Option<&str>, body_element: Option<&str>) -> Result<&'static Operation, Fault> {
-    let unsupported =
-        |name: &str| Fault::general(format!("operation {name} is not supported by severa-sim"));
+    let unsupported = |name: &str| {
+        Fault::general(format!(
+            "operation {name} is not supported by severa-sim: it is not in Severa's service contract (the real service answers ActionNotSupported)"
+        ))
+    };
     let action = action
         .map(|a| a.trim().trim_matches('"').trim())
         .filter(|a| !a.is_empty());
     match action {
         Some(a) => {
-            let rest = a
-                .strip_prefix(xml::NS_SEVERA)
-                .ok_or_else(|| unsupported(a))?;
-            let (interface, name) = rest.split_once('/').ok_or_else(|| unsupported(a))?;
-            let op = ALL
-                .iter()
-                .find(|o| o.interface == interface && o.name == name)
-                .ok_or_else(|| unsupported(a))?;
+            let op = contract().by_action(a).ok_or_else(|| unsupported(a))?;
             if let Some(element) = body_element
                 && element != op.name
             {
@@ -142,8 +140,8 @@ fn resolve(action: Option<&str>, body_element: Option<&str>) -> Result<&'static 
         }
         None => {
             let element = body_element.ok_or_else(|| Fault::general("The SOAP Body is empty"))?;
-            ALL.iter()
-                .find(|o| o.name == element)
+            contract()
+                .by_name(element)
                 .ok_or_else(|| unsupported(element))
         }
     }
@@ -154,6 +152,7 @@ struct Call<'a> {
     body_element: Option<&'a str>,
     soap_action: Option<String>,
     params: Json,
+    notes: Notes,
 }
 
 impl Call<'_> {
@@ -169,10 +168,10 @@ impl Call<'_> {
         sim.push_log(LogEntry {
             seq: 0,
             at,
-            interface: self.op.map(|o| o.interface.to_string()),
+            interface: self.op.map(|o| o.interface.clone()),
             operation: self
                 .op
-                .map(|o| o.name.to_string())
+                .map(|o| o.name.clone())
                 .or_else(|| self.body_element.map(str::to_string)),
             soap_action: self.soap_action.clone(),
             user_guid: user,
@@ -180,6 +179,8 @@ impl Call<'_> {
             fault: fault.map(str::to_string),
             injected,
             params: self.params.clone(),
+            ignored: self.notes.ignored.clone(),
+            defaulted: self.notes.defaulted.clone(),
         });
     }
 }
@@ -206,9 +207,13 @@ async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Byte
         body_element: request.body_element.as_deref(),
         soap_action: soap_action.clone(),
         params: soap::params_json(&request.params),
+        notes: Notes::default(),
     };
 
-    // Before the service: maintenance, unreadable envelopes, unknown operations.
+    // Before the service: maintenance, unreadable envelopes, unknown operations. The message
+    // is deserialised by the contract as soon as the operation is known, so what it ignored
+    // or defaulted is logged whatever happens next.
+    let args: Result<Args, Fault>;
     let injected: Option<FaultRule> = {
         let mut sim = app.lock();
         if sim.maintenance {
@@ -229,13 +234,16 @@ async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Byte
             return xml_response(StatusCode::INTERNAL_SERVER_ERROR, xml::fault(&fault, None));
         }
         match resolve(soap_action.as_deref(), call.body_element) {
-            Ok(op) => call.op = Some(op),
+            Ok(op) => {
+                call.op = Some(op);
+                args = soap::read_args(op, &request.params, &mut call.notes);
+            }
             Err(fault) => {
                 call.log(&mut sim, None, Some(500), Some(&fault.detail), None);
                 return xml_response(StatusCode::INTERNAL_SERVER_ERROR, xml::fault(&fault, None));
             }
         }
-        let op_name = call.op.map(|o| o.name).unwrap_or_default();
+        let op_name = call.op.map(|o| o.name.as_str()).unwrap_or_default();
         let rule = sim.take_injection(op_name);
         if let Some(rule) = &rule {
             let status = match rule.kind {
@@ -293,7 +301,14 @@ async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Byte
         let Some(op) = call.op else {
             return bare(StatusCode::INTERNAL_SERVER_ERROR);
         };
-        let outcome = serve(&mut sim, op, &request, injected.as_ref());
+        let outcome = serve(
+            &mut sim,
+            op,
+            &request,
+            args,
+            injected.as_ref(),
+            &mut call.notes,
+        );
         let fault = outcome.fault.as_ref().map(|f| f.detail.clone());
         call.log(
             &mut sim,
@@ -303,7 +318,7 @@ async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Byte
             injected_kind,
         );
         tracing::info!(
-            operation = op.name,
+            operation = op.name.as_str(),
             user = outcome.user.as_deref().unwrap_or("-"),
             status = outcome.status.as_u16(),
             fault = fault.as_deref().unwrap_or("-"),
@@ -336,12 +351,15 @@ fn fault_outcome(fault: Fault, quota: Option<(u64, u64)>, user: Option<String>) 
     }
 }
 
-/// Authentication, quota, injected service faults and the operation itself.
+/// Authentication, quota, injected service faults, deserialisation faults and the operation
+/// itself.
 fn serve(
     sim: &mut Sim,
     op: &'static Operation,
     request: &SoapRequest,
+    args: Result<Args, Fault>,
     injected: Option<&FaultRule>,
+    notes: &mut Notes,
 ) -> Outcome {
     let now = sim.clock.now();
     let user = match request.key.as_deref() {
@@ -394,22 +412,41 @@ fn serve(
         );
         return fault_outcome(fault, quota, Some(user));
     }
+    let args = match args {
+        Ok(args) => args,
+        Err(fault) => return fault_outcome(fault, quota, Some(user)),
+    };
+    let Some(handler) = ops::handler(&op.name) else {
+        let fault = Fault::general(format!(
+            "operation {}.{} is in Severa's contract but not simulated by severa-sim",
+            op.interface, op.name
+        ));
+        return fault_outcome(fault, quota, Some(user));
+    };
     let mut cx = Ctx {
         org: &mut sim.org,
         now,
         caller: &user,
-        op,
-        args: Args {
-            params: &request.params,
-        },
+        args: &args,
+        defaulted: Vec::new(),
     };
-    match ops::execute(&mut cx) {
-        Ok(reply) => Outcome {
+    let result = handler(&mut cx);
+    notes.defaulted.append(&mut cx.defaulted);
+    match result {
+        Ok(reply) if reply.fits(op.returns.as_ref()) => Outcome {
             status: StatusCode::OK,
-            body: xml::success(op.name, &reply, quota),
+            body: xml::success(&op.name, &reply, quota),
             user: Some(user),
             fault: None,
         },
+        Ok(reply) => {
+            let fault = Fault::general(format!(
+                "severa-sim defect: {} answered {}, which does not fit the contract's return type",
+                op.name,
+                reply.describe()
+            ));
+            fault_outcome(fault, quota, Some(user))
+        }
         Err(fault) => fault_outcome(fault, quota, Some(user)),
     }
 }

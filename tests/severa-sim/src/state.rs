@@ -1,7 +1,7 @@
 //! The simulated organisation (entities, memberships, keys) and the runtime around it (clock,
 //! quota, fault rules, request log). Everything lives behind one mutex in [`crate::server`].
 
-use crate::model::{self, Fields, Kind, Record, WireType};
+use crate::model::{self, Fields, Kind, Record};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
@@ -78,19 +78,24 @@ impl Org {
                 )
             })?;
             for (index, value) in records.iter().enumerate() {
-                let fields = model::fields_from_json(WireType::from(kind), value)
+                let fields = model::fields_from_json(kind.ty(), value)
                     .map_err(|e| format!("entities.{type_name}[{index}]: {e}"))?;
-                let guid = model::non_empty(&fields, "GUID")
-                    .ok_or_else(|| format!("entities.{type_name}[{index}]: GUID is missing"))?
+                let key_member = kind.key_member();
+                let guid = model::non_empty(&fields, key_member)
+                    .ok_or_else(|| {
+                        format!("entities.{type_name}[{index}]: {key_member} is missing")
+                    })?
                     .to_string();
-                if !crate::is_sim_guid(&guid) {
+                if key_member == "GUID" && !crate::is_sim_guid(&guid) {
                     return Err(format!(
                         "entities.{type_name}[{index}]: GUID {guid:?} is not of the form sim-<type>-<id>"
                     ));
                 }
                 let map = org.entities.entry(kind).or_default();
                 if map.contains_key(&guid) {
-                    return Err(format!("entities.{type_name}: duplicate GUID {guid:?}"));
+                    return Err(format!(
+                        "entities.{type_name}: duplicate {key_member} {guid:?}"
+                    ));
                 }
                 map.insert(
                     guid,
@@ -195,9 +200,20 @@ impl Org {
         format!("sim-{}-{:06}", kind.guid_prefix(), self.counter)
     }
 
-    /// Inserts a record (GUID must be set) created and modified now.
+    /// Inserts a record (its key member, the GUID, must be set) created and modified now.
     pub fn insert(&mut self, kind: Kind, fields: Fields, now: DateTime<Utc>) -> String {
-        let guid = model::text(&fields, "GUID").unwrap_or_default().to_string();
+        debug_assert!(
+            fields.keys().all(|m| kind.ty().has(m)),
+            "severa-sim stores a member {} does not have: {:?}",
+            kind.name(),
+            fields
+                .keys()
+                .filter(|m| !kind.ty().has(m))
+                .collect::<Vec<_>>()
+        );
+        let guid = model::text(&fields, kind.key_member())
+            .unwrap_or_default()
+            .to_string();
         self.entities.entry(kind).or_default().insert(
             guid.clone(),
             Record {
@@ -211,6 +227,15 @@ impl Org {
 
     /// Replaces a record's fields and stamps it modified now.
     pub fn replace(&mut self, kind: Kind, guid: &str, fields: Fields, now: DateTime<Utc>) {
+        debug_assert!(
+            fields.keys().all(|m| kind.ty().has(m)),
+            "severa-sim stores a member {} does not have: {:?}",
+            kind.name(),
+            fields
+                .keys()
+                .filter(|m| !kind.ty().has(m))
+                .collect::<Vec<_>>()
+        );
         if let Some(r) = self.get_mut(kind, guid) {
             r.fields = fields;
             r.modified = now;
@@ -363,6 +388,12 @@ pub struct LogEntry {
     pub fault: Option<String>,
     pub injected: Option<InjectKind>,
     pub params: Json,
+    /// Elements the service skipped: parameters by name, entity members as `param.Member`
+    /// (unknown, wrong case or namespace, out of contract order, repeated).
+    pub ignored: Vec<String>,
+    /// Absent non-nullable parameters and members the call read as their default
+    /// (false / 0 / 0001-01-01T00:00:00) and used.
+    pub defaulted: Vec<String>,
 }
 
 const LOG_CAP: usize = 10_000;

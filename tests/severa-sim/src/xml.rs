@@ -1,9 +1,11 @@
 //! Writing responses the way the service does (WCF DataContract serializer conventions):
-//! `s:` envelope, `Quota`/`UsedQuota` headers, `a:`-prefixed entity members in ordinal order,
-//! `i:nil` for unset members, list items named after the entity, typed fault details.
+//! `s:` envelope, `Quota`/`UsedQuota` headers, `a:`-prefixed entity members in the contract's
+//! wire order, `i:nil` for nullable members without a value, non-nullable members always
+//! (their default when unset), list items named after the entity, typed fault details.
 //! Deliberately independent of the client's encoder.
 
-use crate::model::{self, Field, Fields, WireType};
+use crate::contract::Ty;
+use crate::model::{self, Field, Fields, WireType, wire_type};
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_SEVERA: &str = "http://soap.severa.com/";
@@ -58,9 +60,43 @@ pub enum Reply {
     Entity(WireType, Fields),
     Null,
     List(WireType, Vec<Fields>),
+    /// `string[]` (Arrays namespace items).
+    Strings(Vec<String>),
     Bool(bool),
     Text(String),
     Void,
+}
+
+impl Reply {
+    /// Whether the reply has the shape of the return type the contract declares (`None`:
+    /// void), so an operation can never answer something the real service could not.
+    pub fn fits(&self, returns: Option<&Ty>) -> bool {
+        match (self, returns) {
+            (Reply::Void, None) => true,
+            (Reply::Null, Some(Ty::Data(_))) => true,
+            (Reply::Entity(ty, _), Some(Ty::Data(name))) => ty.name == *name,
+            (Reply::List(ty, _), Some(Ty::List(item))) => {
+                matches!(item.as_ref(), Ty::Data(name) if *name == ty.name)
+            }
+            (Reply::Strings(_), Some(Ty::List(item))) => **item == Ty::String,
+            (Reply::Bool(_), Some(Ty::Boolean)) => true,
+            (Reply::Text(_), Some(Ty::String)) => true,
+            _ => false,
+        }
+    }
+
+    /// A short description for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Reply::Entity(ty, _) => ty.name.clone(),
+            Reply::Null => "null".into(),
+            Reply::List(ty, _) => format!("{}[]", ty.name),
+            Reply::Strings(_) => "string[]".into(),
+            Reply::Bool(_) => "boolean".into(),
+            Reply::Text(_) => "string".into(),
+            Reply::Void => "nothing".into(),
+        }
+    }
 }
 
 /// Escapes element text (and attribute values); drops characters XML 1.0 cannot carry.
@@ -95,13 +131,16 @@ fn envelope(quota: Option<(u64, u64)>, body: &str) -> String {
     out
 }
 
-/// Writes an entity's members (all known ones, ordinal order, unset → `i:nil`).
+/// Writes an entity's members: every member of the contract type, in wire order; a nullable
+/// member without a value as `i:nil`, a non-nullable one as its default.
 fn members(out: &mut String, ty: WireType, fields: &Fields) {
-    for name in model::ordinal(ty.members) {
+    for m in &ty.members {
+        let name = m.name.as_str();
         match fields.get(name) {
-            None | Some(Field::Nil) => {
-                out.push_str(&format!("<a:{name} i:nil=\"true\"/>"));
-            }
+            None | Some(Field::Nil) => match model::default_text(&m.ty).filter(|_| !m.nullable) {
+                Some(default) => out.push_str(&format!("<a:{name}>{default}</a:{name}>")),
+                None => out.push_str(&format!("<a:{name} i:nil=\"true\"/>")),
+            },
             Some(Field::Text(t)) if t.is_empty() => out.push_str(&format!("<a:{name}/>")),
             Some(Field::Text(t)) => {
                 out.push_str(&format!("<a:{name}>"));
@@ -112,26 +151,37 @@ fn members(out: &mut String, ty: WireType, fields: &Fields) {
                 out.push_str(&format!("<a:{name} xmlns:b=\"{NS_ARRAYS}\"/>"));
             }
             Some(Field::Strings(items)) => {
+                let item = match &m.ty {
+                    Ty::List(item) => item.item_name(),
+                    _ => "string",
+                };
                 out.push_str(&format!("<a:{name} xmlns:b=\"{NS_ARRAYS}\">"));
-                for item in items {
-                    out.push_str("<b:string>");
-                    escape(out, item);
-                    out.push_str("</b:string>");
+                for value in items {
+                    out.push_str(&format!("<b:{item}>"));
+                    escape(out, value);
+                    out.push_str(&format!("</b:{item}>"));
                 }
                 out.push_str(&format!("</a:{name}>"));
             }
             Some(Field::Items(items)) if items.is_empty() => out.push_str(&format!("<a:{name}/>")),
             Some(Field::Items(items)) => {
-                let inner = match model::member_type(name) {
-                    model::MemberType::Items(inner) => inner,
-                    _ => ty,
+                let Ty::List(item) = &m.ty else { continue };
+                let Ty::Data(inner) = item.as_ref() else {
+                    continue;
                 };
+                let inner = wire_type(inner);
                 out.push_str(&format!("<a:{name}>"));
-                for item in items {
+                for fields in items {
                     out.push_str(&format!("<a:{}>", inner.name));
-                    members(out, inner, item);
+                    members(out, inner, fields);
                     out.push_str(&format!("</a:{}>", inner.name));
                 }
+                out.push_str(&format!("</a:{name}>"));
+            }
+            Some(Field::Entity(nested)) => {
+                let Ty::Data(inner) = &m.ty else { continue };
+                out.push_str(&format!("<a:{name}>"));
+                members(out, wire_type(inner), nested);
                 out.push_str(&format!("</a:{name}>"));
             }
         }
@@ -159,8 +209,22 @@ pub fn success(operation: &str, reply: &Reply, quota: Option<(u64, u64)>) -> Str
         }
         Reply::Entity(ty, fields) => {
             body.push_str(&format!("<{result} {decl}>"));
-            members(&mut body, *ty, fields);
+            members(&mut body, ty, fields);
             body.push_str(&format!("</{result}>"));
+        }
+        Reply::Strings(items) => {
+            let decl = format!("xmlns:a=\"{NS_ARRAYS}\" xmlns:i=\"{NS_XSI}\"");
+            if items.is_empty() {
+                body.push_str(&format!("<{result} {decl}/>"));
+            } else {
+                body.push_str(&format!("<{result} {decl}>"));
+                for item in items {
+                    body.push_str("<a:string>");
+                    escape(&mut body, item);
+                    body.push_str("</a:string>");
+                }
+                body.push_str(&format!("</{result}>"));
+            }
         }
         Reply::List(_, items) if items.is_empty() => {
             body.push_str(&format!("<{result} {decl}/>"));
@@ -169,7 +233,7 @@ pub fn success(operation: &str, reply: &Reply, quota: Option<(u64, u64)>) -> Str
             body.push_str(&format!("<{result} {decl}>"));
             for item in items {
                 body.push_str(&format!("<a:{}>", ty.name));
-                members(&mut body, *ty, item);
+                members(&mut body, ty, item);
                 body.push_str(&format!("</a:{}>", ty.name));
             }
             body.push_str(&format!("</{result}>"));

@@ -1,6 +1,7 @@
 //! Behaviour tests over real HTTP on 127.0.0.1, with raw XML bodies (not the severa client).
 
 use serde_json::{Value as Json, json};
+use severa_sim::contract::contract;
 use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig, fixture as fx};
 use std::time::{Duration, Instant};
 
@@ -32,10 +33,23 @@ async fn start_with(config: SimConfig) -> Sim {
     Sim { sim, http }
 }
 
-fn interface_of(op: &str) -> &'static str {
-    severa::operations::find(op)
-        .map(|o| o.interface)
-        .unwrap_or("IUnknown")
+/// The SOAPAction Severa's contract gives the operation (a made-up one for names outside it).
+fn action_of(op: &str) -> String {
+    contract()
+        .by_name(op)
+        .map(|o| o.soap_action.clone())
+        .unwrap_or_else(|| format!("http://soap.severa.com/IUnknown/{op}"))
+}
+
+/// The contract's member names of a data contract, in wire order.
+fn contract_members(type_name: &str) -> Vec<String> {
+    contract()
+        .data_type(type_name)
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// `s:`-prefixed envelope with the auth header (when a key is given).
@@ -83,7 +97,7 @@ impl Sim {
     }
 
     async fn op_as(&self, key: &str, op: &str, params: &str) -> Reply {
-        let action = format!("\"http://soap.severa.com/{}/{op}\"", interface_of(op));
+        let action = format!("\"{}\"", action_of(op));
         self.post(Some(&action), envelope(Some(key), op, params))
             .await
     }
@@ -178,12 +192,6 @@ fn result_inner<'a>(xml: &'a str, op: &str) -> &'a str {
     &xml[s..e]
 }
 
-fn sorted(members: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = members.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
 fn hour_entry(phase: &str, user: &str, quantity: &str, extra: &str) -> String {
     format!(
         "<t:hourEntryInfo><e:Description>test</e:Description><e:EventDate>2026-11-27</e:EventDate><e:PhaseGUID>{phase}</e:PhaseGUID><e:Quantity>{quantity}</e:Quantity><e:UserGUID>{user}</e:UserGUID>{extra}</t:hourEntryInfo>"
@@ -213,7 +221,7 @@ async fn single_entity_has_the_exact_service_shape() {
             .ends_with("</GetUserByGUIDResult></GetUserByGUIDResponse></s:Body></s:Envelope>")
     );
     let names = member_names(result_inner(&r.body, "GetUserByGUID"));
-    assert_eq!(names, sorted(severa::entities::User::MEMBERS));
+    assert_eq!(names, contract_members("User"));
     // byte-wise: PostOffice before PostalCode
     let po = names.iter().position(|n| n == "PostOffice").unwrap();
     let pc = names.iter().position(|n| n == "PostalCode").unwrap();
@@ -236,10 +244,7 @@ async fn lists_nested_lists_nulls_and_escaping() {
     assert_eq!(count(&r.body, "<a:HourEntry>"), 3, "{}", r.body);
     let first =
         &r.body[r.body.find("<a:HourEntry>").unwrap() + 13..r.body.find("</a:HourEntry>").unwrap()];
-    assert_eq!(
-        member_names(first),
-        sorted(severa::entities::HourEntry::MEMBERS)
-    );
+    assert_eq!(member_names(first), contract_members("HourEntry"));
     // date range filter (inclusive)
     let r = t
         .op(
@@ -290,10 +295,7 @@ async fn lists_nested_lists_nulls_and_escaping() {
     // uppercase members before lowercase ones inside InvoiceRow
     let row = &r.body
         [r.body.find("<a:InvoiceRow>").unwrap() + 14..r.body.find("</a:InvoiceRow>").unwrap()];
-    assert_eq!(
-        member_names(row),
-        sorted(severa::entities::InvoiceRow::MEMBERS)
-    );
+    assert_eq!(member_names(row), contract_members("InvoiceRow"));
     assert!(row.find("<a:ProductGUIDs").unwrap() < row.find("<a:articleIdentifier").unwrap());
     // nested type name
     let r = t
@@ -465,8 +467,21 @@ async fn unknown_operations_and_malformed_xml_are_faults() {
         .await;
     let (ty, msg) = fault_of(&r);
     assert_eq!(ty, "GeneralFailureException");
-    assert!(msg.contains("is not supported by severa-sim"), "{msg}");
+    assert!(
+        msg.contains("IProduct.GetProductByGUID is in Severa's contract but not simulated"),
+        "{msg}"
+    );
     assert!(r.body.contains("<faultcode>s:Client</faultcode>"));
+    // an action the contract does not have (the right operation, the wrong interface)
+    let r = t
+        .post(
+            Some("http://soap.severa.com/IUser/GetVersion"),
+            envelope(Some(DEFAULT_API_KEY), "GetVersion", ""),
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "GeneralFailureException");
+    assert!(msg.contains("is not supported by severa-sim"), "{msg}");
 
     let r = t
         .post(None, envelope(Some(DEFAULT_API_KEY), "NoSuchThing", ""))
@@ -960,7 +975,7 @@ async fn add_new_account_upserts_by_number_then_name_and_validates() {
     assert_eq!(member(&r.body, "VatNumber").as_deref(), Some("FI999"));
     assert_eq!(
         member_names(result_inner(&r.body, "AddNewCustomer")),
-        sorted(severa::entities::Customer::MEMBERS)
+        contract_members("Customer")
     );
 }
 
@@ -1142,10 +1157,8 @@ async fn hour_entry_rules() {
     );
     assert_eq!(ty, "ValidationException");
     assert!(
-        msg.contains("EventDate")
-            && msg.contains("PhaseGUID")
-            && msg.contains("Quantity")
-            && msg.contains("UserGUID")
+        msg.contains("EventDate") && msg.contains("PhaseGUID") && msg.contains("UserGUID"),
+        "{msg}"
     );
     // work type not allowed on the phase
     let r = t
@@ -1193,20 +1206,14 @@ async fn hour_entry_rules() {
         Some(fx::CASE_WEBSHOP_GUID)
     );
     assert_eq!(
-        member(&r.body, "CaseName").as_deref(),
-        Some("Webshop renewal")
-    );
-    assert_eq!(member(&r.body, "CaseNumber").as_deref(), Some("1"));
-    assert_eq!(
         member(&r.body, "AccountGUID").as_deref(),
         Some(fx::ACCOUNT_NORDIC_GUID)
     );
-    assert_eq!(member(&r.body, "UserCode").as_deref(), Some("AA"));
-    assert_eq!(member(&r.body, "UserFirstName").as_deref(), Some("Alice"));
     assert_eq!(
-        member(&r.body, "UserLastName").as_deref(),
-        Some("Andersson")
+        member(&r.body, "TaskGUID").as_deref(),
+        Some(fx::PHASE_WEBSHOP_DESIGN_GUID)
     );
+    assert_eq!(member(&r.body, "UnitPrice").as_deref(), Some("95.0"));
 
     // update, then the by-user query sees it
     let r = t
@@ -1338,9 +1345,9 @@ async fn contacts_duplicate_rule_and_users_unique_email() {
     assert_eq!(ty, "ValidationException");
     assert!(msg.contains("BusinessUnitGUID") && msg.contains("Email"));
     // lookups that return nil when nothing matches
-    let r = t.op("GetUserByCode", "<t:code>ZZZ</t:code>").await;
+    let r = t.op("GetUserByCode", "<t:userCode>ZZZ</t:userCode>").await;
     assert!(r.body.contains("<GetUserByCodeResult i:nil=\"true\""));
-    let r = t.op("GetUserByCode", "<t:code>BB</t:code>").await;
+    let r = t.op("GetUserByCode", "<t:userCode>BB</t:userCode>").await;
     assert_eq!(member(&r.body, "GUID").as_deref(), Some(fx::USER_BOB_GUID));
     let r = t.op("GetAllUsers", "").await;
     assert_eq!(count(&r.body, "<a:User>"), 5, "active users only");
@@ -1368,23 +1375,36 @@ async fn changed_since_has_minute_precision_and_option_bits() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let since = |at: &str| format!("<t:startDateTime>{at}</t:startDateTime>");
+    let hours_since = |at: &str| format!("<t:startDate>{at}</t:startDate>");
     // 10:00:59 truncates to 10:00 → modified at 10:00:30 is included
     let r = t
-        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:00:59Z"))
+        .op(
+            "GetHourEntriesChangedSince",
+            &hours_since("2026-11-29T10:00:59Z"),
+        )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 1, "{}", r.body);
     let r = t
-        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:01:00Z"))
+        .op(
+            "GetHourEntriesChangedSince",
+            &hours_since("2026-11-29T10:01:00Z"),
+        )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 0);
     // the argument is UTC; an offset is honoured
     let r = t
         .op(
             "GetHourEntriesChangedSince",
-            &since("2026-11-29T12:00:00+02:00"),
+            &hours_since("2026-11-29T12:00:00+02:00"),
         )
         .await;
     assert_eq!(count(&r.body, "<a:HourEntry>"), 1);
+    // the old name startDateTime is not the contract's: ignored, the start reads as
+    // 0001-01-01 and every entry comes back
+    let r = t
+        .op("GetHourEntriesChangedSince", &since("2026-11-29T10:01:00Z"))
+        .await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 5);
 
     // users: Bob disabled (modified, inactive) and a new user (created)
     t.freeze("2026-11-29T11:00:00Z").await;
@@ -1535,19 +1555,29 @@ async fn invoices_status_number_and_date() {
     let r = t.op("GetInvoicesByDate", "<t:businessUnitGUID/><t:startDate>2026-01-01</t:startDate><t:endDate>2026-01-31</t:endDate><t:options>0</t:options>").await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 1);
     let r = t
-        .op("GetInvoicesByDate", "<t:startDate>2025-12-31</t:startDate>")
+        .op(
+            "GetInvoicesByDate",
+            "<t:startDate>2025-12-31</t:startDate><t:endDate>2026-12-31</t:endDate>",
+        )
         .await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 3);
     let r = t
         .op(
             "GetInvoicesByDate",
             &format!(
-                "<t:businessUnitGUID>{}</t:businessUnitGUID><t:options>16</t:options>",
+                "<t:businessUnitGUID>{}</t:businessUnitGUID><t:endDate>2026-12-31</t:endDate><t:options>16</t:options>",
                 fx::BUSINESS_UNIT_GUID
             ),
         )
         .await;
     assert_eq!(count(&r.body, "<a:Invoice>"), 2);
+    let r = t
+        .op(
+            "GetInvoicesByStatus",
+            "<t:businessUnitGUID/><t:status>Sent</t:status>",
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Invoice>"), 2, "1001 and 1002 (now Sent)");
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1714,4 +1744,703 @@ async fn binary_prints_the_ready_line_and_stops_on_sigterm() {
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("bin-key"), "keys must never be logged");
+}
+
+// -------------------------------------------------------------------------------------------
+// the contract as judge: names, defaults, types, member order
+
+/// The last request-log entry, typed (through the admin client every harness uses).
+async fn last_logged(t: &Sim) -> severa_sim::admin_client::LoggedRequest {
+    severa_sim::admin_client::request_log(&t.http, &t.sim.admin_url())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
+/// The members of the first `<a:TYPE>` list item.
+fn first_item<'a>(xml: &'a str, type_name: &str) -> &'a str {
+    let open = format!("<a:{type_name}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("{type_name}: {xml}"))
+        + open.len();
+    let end = xml[start..].find(&format!("</a:{type_name}>")).unwrap() + start;
+    &xml[start..end]
+}
+
+/// Wraps the members of a response entity as an entity parameter (read, modify, write back).
+fn as_param(param: &str, members: &str) -> String {
+    format!("<t:{param} xmlns:a=\"{NS_A}\" xmlns:i=\"{NS_I}\">{members}</t:{param}>")
+}
+
+#[tokio::test]
+async fn a_parameter_with_a_name_outside_the_contract_is_ignored_and_logged() {
+    let t = start().await;
+    // `code` is not GetUserByCode's parameter (`userCode` is): the service reads null
+    let r = t.op("GetUserByCode", "<t:code>AA</t:code>").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("<GetUserByCodeResult i:nil=\"true\""),
+        "{}",
+        r.body
+    );
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.operation.as_deref(), Some("GetUserByCode"));
+    assert_eq!(entry.interface.as_deref(), Some("IUser"));
+    assert_eq!(entry.ignored, ["code"]);
+    assert!(entry.defaulted.is_empty());
+    assert_eq!(entry.params["code"], "AA");
+
+    let r = t.op("GetUserByCode", "<t:userCode>AA</t:userCode>").await;
+    assert_eq!(
+        member(&r.body, "GUID").as_deref(),
+        Some(fx::USER_ALICE_GUID)
+    );
+    let entry = last_logged(&t).await;
+    assert!(entry.ignored.is_empty() && entry.defaulted.is_empty());
+
+    // names are case-sensitive, and parameters are read in contract order only
+    let r = t
+        .op(
+            "GetUserByName",
+            "<t:lastName>Andersson</t:lastName><t:firstName>Alice</t:firstName>",
+        )
+        .await;
+    assert!(r.body.contains("<GetUserByNameResult i:nil=\"true\""));
+    assert_eq!(last_logged(&t).await.ignored, ["firstName"]);
+    let r = t.op("GetUserByCode", "<t:UserCode>AA</t:UserCode>").await;
+    assert!(r.body.contains("<GetUserByCodeResult i:nil=\"true\""));
+    assert_eq!(last_logged(&t).await.ignored, ["UserCode"]);
+    // the entry is also in the raw JSON log, with both fields always present
+    let log = t.admin_ok("GET", "/requests", None).await;
+    for entry in log.as_array().unwrap() {
+        assert!(
+            entry["ignored"].is_array() && entry["defaulted"].is_array(),
+            "{entry}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn update_hour_entry_replaces_left_out_non_nullable_members_with_defaults() {
+    let t = start().await;
+    let r = t
+        .op(
+            "AddNewHourEntry",
+            &format!(
+                "<t:hourEntryInfo><e:Description>billable work</e:Description><e:EventDate>2026-11-27</e:EventDate><e:IsBillable>true</e:IsBillable><e:PhaseGUID>{}</e:PhaseGUID><e:Quantity>2</e:Quantity><e:UserGUID>{}</e:UserGUID></t:hourEntryInfo>",
+                fx::PHASE_WEBSHOP_DEV_GUID,
+                fx::USER_ALICE_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member(&r.body, "IsBillable").as_deref(), Some("true"));
+    let guid = member(&r.body, "GUID").unwrap();
+    let get = format!("<t:hourEntryGUID>{guid}</t:hourEntryGUID>");
+
+    // an update that leaves IsBillable out sends `false` as far as the service can tell
+    let r = t
+        .op(
+            "UpdateHourEntry",
+            &format!(
+                "<t:hourEntryInfo><e:Description>changed</e:Description><e:EventDate>2026-11-27</e:EventDate><e:GUID>{guid}</e:GUID><e:Quantity>3</e:Quantity></t:hourEntryInfo>"
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.defaulted, ["hourEntryInfo.IsBillable"]);
+    assert!(entry.ignored.is_empty());
+    let r = t.op("GetHourEntryByGUID", &get).await;
+    assert_eq!(member(&r.body, "IsBillable").as_deref(), Some("false"));
+    // absent nullable members were kept
+    assert_eq!(
+        member(&r.body, "PhaseGUID").as_deref(),
+        Some(fx::PHASE_WEBSHOP_DEV_GUID)
+    );
+    assert_eq!(member(&r.body, "Quantity").as_deref(), Some("3"));
+    let state = t.admin_ok("GET", "/state", None).await;
+    assert_eq!(state["entities"]["HourEntry"][&guid]["IsBillable"], "false");
+
+    // leaving out EventDate and Quantity too: both read as their defaults, and the
+    // default date is refused as missing
+    let r = t
+        .op(
+            "UpdateHourEntry",
+            &format!("<t:hourEntryInfo><e:GUID>{guid}</e:GUID></t:hourEntryInfo>"),
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "ValidationException");
+    assert!(msg.contains("EventDate"), "{msg}");
+    let entry = last_logged(&t).await;
+    assert_eq!(
+        entry.defaulted,
+        [
+            "hourEntryInfo.EventDate",
+            "hourEntryInfo.IsBillable",
+            "hourEntryInfo.Quantity"
+        ]
+    );
+
+    // read, modify, write back: the whole entity as the service wrote it keeps every
+    // non-nullable member, and nothing is defaulted or ignored
+    let r = t.op("GetHourEntryByGUID", &get).await;
+    let whole = result_inner(&r.body, "GetHourEntryByGUID")
+        .replace(
+            "<a:IsBillable>false</a:IsBillable>",
+            "<a:IsBillable>true</a:IsBillable>",
+        )
+        .replace(
+            "<a:Description>changed</a:Description>",
+            "<a:Description>written back</a:Description>",
+        );
+    let r = t
+        .op("UpdateHourEntry", &as_param("hourEntryInfo", &whole))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let entry = last_logged(&t).await;
+    assert!(entry.defaulted.is_empty(), "{:?}", entry.defaulted);
+    assert!(entry.ignored.is_empty(), "{:?}", entry.ignored);
+    let r = t.op("GetHourEntryByGUID", &get).await;
+    assert_eq!(member(&r.body, "IsBillable").as_deref(), Some("true"));
+    assert_eq!(
+        member(&r.body, "Description").as_deref(),
+        Some("written back")
+    );
+    assert_eq!(
+        member(&r.body, "EventDate").as_deref(),
+        Some("2026-11-27T00:00:00")
+    );
+    assert_eq!(member(&r.body, "Quantity").as_deref(), Some("3"));
+
+    // an add without IsBillable stores a non-billable entry (no service default)
+    let r = t
+        .op(
+            "AddNewHourEntry",
+            &hour_entry(fx::PHASE_WEBSHOP_DEV_GUID, fx::USER_ALICE_GUID, "1", ""),
+        )
+        .await;
+    assert_eq!(member(&r.body, "IsBillable").as_deref(), Some("false"));
+    assert_eq!(
+        last_logged(&t).await.defaulted,
+        ["hourEntryInfo.IsBillable"]
+    );
+}
+
+#[tokio::test]
+async fn get_invoices_by_date_without_end_date_reads_0001_01_01() {
+    let t = start().await;
+    let r = t
+        .op(
+            "GetInvoicesByDate",
+            "<t:businessUnitGUID/><t:startDate>2025-01-01</t:startDate><t:options>0</t:options>",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(count(&r.body, "<a:Invoice>"), 0);
+    assert!(r.body.contains("<GetInvoicesByDateResult xmlns:a="));
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.defaulted, ["endDate"]);
+    assert!(entry.ignored.is_empty());
+
+    let r = t
+        .op(
+            "GetInvoicesByDate",
+            "<t:businessUnitGUID/><t:startDate>2025-01-01</t:startDate><t:endDate>2026-12-31</t:endDate><t:options>0</t:options>",
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Invoice>"), 3);
+    for guid in [
+        fx::INVOICE_1001_GUID,
+        fx::INVOICE_1002_GUID,
+        fx::INVOICE_SE_1001_GUID,
+    ] {
+        assert!(r.body.contains(guid), "{guid}");
+    }
+    assert!(last_logged(&t).await.defaulted.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_types_are_deserialization_faults_naming_the_parameter_or_member() {
+    let t = start().await;
+    let r = t
+        .op(
+            "GetInvoicesByDate",
+            "<t:startDate>2025-01-01</t:startDate><t:endDate>2026-12-31</t:endDate><t:options>abc</t:options>",
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "GeneralFailureException");
+    assert!(
+        msg.starts_with(
+            "The formatter threw an exception while trying to deserialize the message:"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("options"), "{msg}");
+    assert!(r.body.contains("<Quota "), "a service fault, counted");
+
+    let r = t
+        .op(
+            "GetAllUsers",
+            "<t:includeInactive>maybe</t:includeInactive>",
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "GeneralFailureException");
+    assert!(
+        msg.contains("includeInactive") && msg.contains("maybe"),
+        "{msg}"
+    );
+
+    // a long where the contract says long is fine, an int-range overflow is not
+    let r = t
+        .op(
+            "GetAccountByNumber",
+            "<t:accountNumber>3000000000</t:accountNumber>",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t
+        .op(
+            "GetInvoiceByNumber",
+            "<t:invoiceNumber>3000000000</t:invoiceNumber>",
+        )
+        .await;
+    assert!(fault_of(&r).1.contains("invoiceNumber"));
+
+    // members: the path names the parameter and the member
+    let r = t
+        .op(
+            "AddNewHourEntry",
+            &format!(
+                "<t:hourEntryInfo><e:EventDate>2026-11-27</e:EventDate><e:IsBillable>maybe</e:IsBillable><e:PhaseGUID>{}</e:PhaseGUID><e:Quantity>1</e:Quantity><e:UserGUID>{}</e:UserGUID></t:hourEntryInfo>",
+                fx::PHASE_WEBSHOP_DEV_GUID,
+                fx::USER_ALICE_GUID
+            ),
+        )
+        .await;
+    let (ty, msg) = fault_of(&r);
+    assert_eq!(ty, "GeneralFailureException");
+    assert!(msg.contains("deserialize the message"), "{msg}");
+    assert!(msg.contains("hourEntryInfo.IsBillable"), "{msg}");
+    assert_eq!(
+        last_logged(&t).await.fault.as_deref(),
+        Some("GeneralFailureException")
+    );
+    // the contract's types, not the old guesses: Case.BusinessUnitNumber is a string
+    // (text is fine), Account.Number a long (a fraction is not)
+    let r = t
+        .op(
+            "AddNewAccount",
+            "<t:accountInfo><e:Name>Typed Oy</e:Name><e:Number>12.5</e:Number></t:accountInfo><t:companyInfo><e:Name>Typed Oy</e:Name></t:companyInfo>",
+        )
+        .await;
+    assert!(fault_of(&r).1.contains("accountInfo.Number"));
+    // i:nil for a non-nullable member is not readable either
+    let r = t
+        .op(
+            "AddNewHourEntry",
+            &hour_entry(
+                fx::PHASE_WEBSHOP_DEV_GUID,
+                fx::USER_ALICE_GUID,
+                "1",
+                "<e:WorkTypeGUID i:nil=\"true\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\"/>",
+            )
+            .replace(
+                "<e:EventDate>2026-11-27</e:EventDate>",
+                "<e:EventDate i:nil=\"true\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\"/>",
+            ),
+        )
+        .await;
+    assert!(fault_of(&r).1.contains("hourEntryInfo.EventDate"));
+}
+
+#[tokio::test]
+async fn unknown_and_out_of_order_members_are_ignored_and_logged() {
+    let t = start().await;
+    let r = t
+        .op(
+            "AddNewHourEntry",
+            &format!(
+                "<t:hourEntryInfo><e:Description>x</e:Description><e:EventDate>2026-11-27</e:EventDate><e:InvoiceNumber>7</e:InvoiceNumber><e:IsBillable>true</e:IsBillable><e:PhaseGUID>{}</e:PhaseGUID><e:Quantity>1</e:Quantity><e:UserCode>AA</e:UserCode><e:UserGUID>{}</e:UserGUID><e:Description>late</e:Description></t:hourEntryInfo>",
+                fx::PHASE_WEBSHOP_DEV_GUID,
+                fx::USER_ALICE_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member(&r.body, "Description").as_deref(), Some("x"));
+    assert!(!r.body.contains("InvoiceNumber") && !r.body.contains("UserCode"));
+    let entry = last_logged(&t).await;
+    assert_eq!(
+        entry.ignored,
+        [
+            "hourEntryInfo.InvoiceNumber",
+            "hourEntryInfo.UserCode",
+            "hourEntryInfo.Description"
+        ]
+    );
+    assert!(entry.defaulted.is_empty(), "{:?}", entry.defaulted);
+    // members of nested list items too
+    let r = t
+        .op(
+            "UpdateContact",
+            &format!(
+                "<t:contactInfo><e:CommunicationMethods><e:Contact.CommunicationMethod><e:Kind>x</e:Kind><e:Type>EmailAddress</e:Type><e:Value>new@nordic.example</e:Value></e:Contact.CommunicationMethod></e:CommunicationMethods><e:FirstName>Maria</e:FirstName><e:GUID>{}</e:GUID><e:IsActive>true</e:IsActive><e:LastName>Mäkinen</e:LastName></t:contactInfo>",
+                fx::CONTACT_MARIA_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(count(&r.body, "<a:Contact.CommunicationMethod>"), 1);
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.ignored, ["contactInfo.CommunicationMethods[0].Kind"]);
+    assert_eq!(
+        entry.defaulted,
+        ["contactInfo.CommunicationMethods[0].IsForbiddenToUse"]
+    );
+}
+
+#[tokio::test]
+async fn response_entities_have_exactly_the_contracts_members_in_its_order() {
+    let t = start().await;
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "GetInvoiceByGUID",
+            format!("<t:invoiceGUID>{}</t:invoiceGUID>", fx::INVOICE_1001_GUID),
+            "Invoice",
+        ),
+        (
+            "GetCaseByGUID",
+            format!("<t:caseGuid>{}</t:caseGuid>", fx::CASE_WEBSHOP_GUID),
+            "Case",
+        ),
+        (
+            "GetAccountByGUID",
+            format!("<t:accountGuid>{}</t:accountGuid>", fx::ACCOUNT_NORDIC_GUID),
+            "Account",
+        ),
+        (
+            "GetCustomerByGUID",
+            format!("<t:accountGuid>{}</t:accountGuid>", fx::ACCOUNT_NORDIC_GUID),
+            "Customer",
+        ),
+        (
+            "GetContactByGUID",
+            format!("<t:contactGUID>{}</t:contactGUID>", fx::CONTACT_MARIA_GUID),
+            "Contact",
+        ),
+        (
+            "GetPhaseByGUID",
+            format!("<t:phaseGUID>{}</t:phaseGUID>", fx::PHASE_WEBSHOP_DEV_GUID),
+            "Phase",
+        ),
+        (
+            "GetBusinessUnitByGUID",
+            format!(
+                "<t:businessUnitGuid>{}</t:businessUnitGuid>",
+                fx::BUSINESS_UNIT_GUID
+            ),
+            "BusinessUnit",
+        ),
+        (
+            "GetCompanyByGUID",
+            format!("<t:companyGuid>{}</t:companyGuid>", fx::COMPANY_NORDIC_GUID),
+            "Company",
+        ),
+        (
+            "GetAddressByGUID",
+            format!("<t:addressGUID>{}</t:addressGUID>", fx::ADDRESS_NORDIC_GUID),
+            "Address",
+        ),
+        (
+            "GetCurrencyByGUID",
+            format!("<t:currencyGUID>{}</t:currencyGUID>", fx::CURRENCY_EUR_GUID),
+            "Currency",
+        ),
+        (
+            "GetWorkTypeByGUID",
+            format!("<t:workTypeGUID>{}</t:workTypeGUID>", fx::WORKTYPE_DEV_GUID),
+            "WorkType",
+        ),
+    ];
+    for (op, params, type_name) in cases {
+        let r = t.op(op, &params).await;
+        assert_eq!(r.status, 200, "{op}: {}", r.body);
+        assert_eq!(
+            member_names(result_inner(&r.body, op)),
+            contract_members(type_name),
+            "{op}"
+        );
+    }
+    // lists: items named after the type, members in contract order
+    let r = t.op("GetAllInvoiceStatuses", "").await;
+    let status = first_item(&r.body, "InvoiceStatus");
+    assert_eq!(member_names(status), contract_members("InvoiceStatus"));
+    assert!(!status.contains("GUID"), "InvoiceStatus has no GUID");
+    // nested entities and non-contract-ordered members
+    let r = t
+        .op(
+            "GetInvoiceByGUID",
+            &format!("<t:invoiceGUID>{}</t:invoiceGUID>", fx::INVOICE_1001_GUID),
+        )
+        .await;
+    let names = member_names(result_inner(&r.body, "GetInvoiceByGUID"));
+    assert_eq!(
+        names[names.len() - 2..],
+        ["NotesAfterInvoiceRows", "NotesBeforeInvoiceRows"]
+    );
+    assert_eq!(member(&r.body, "Number").as_deref(), Some("1001"));
+    assert!(!r.body.contains("InvoiceNumber>") && !r.body.contains("TotalExcludingTax"));
+    let details = &r.body[r.body.find("<a:InvoiceDetails>").unwrap() + 18
+        ..r.body.find("</a:InvoiceDetails>").unwrap()];
+    assert_eq!(member_names(details), contract_members("InvoiceDetails"));
+    assert_eq!(
+        member(details, "invoiceTotalVatIncludedAmount").as_deref(),
+        Some("1430.7")
+    );
+    // nullable data contract members without a value are nil; non-nullable values are
+    // written with their default
+    assert!(r.body.contains("<a:BuyerOrganization i:nil=\"true\"/>"));
+    assert!(r.body.contains("<a:IsTaxFree>false</a:IsTaxFree>"));
+    assert!(r.body.contains("<a:OverDueInterest>0</a:OverDueInterest>"));
+    let r = t
+        .op(
+            "GetContactByGUID",
+            &format!("<t:contactGUID>{}</t:contactGUID>", fx::CONTACT_MARIA_GUID),
+        )
+        .await;
+    assert_eq!(
+        member_names(first_item(&r.body, "Contact.CommunicationMethod")),
+        contract_members("Contact.CommunicationMethod")
+    );
+    let r = t
+        .op(
+            "GetHourEntryByGUID",
+            &format!(
+                "<t:hourEntryGUID>{}</t:hourEntryGUID>",
+                fx::HOUR_ENTRY_BOB_1_GUID
+            ),
+        )
+        .await;
+    assert!(r.body.contains("<a:UnitCost>0</a:UnitCost>"), "{}", r.body);
+    assert!(r.body.contains("<a:IsBillable>true</a:IsBillable>"));
+    let r = t
+        .op(
+            "GetCaseByGUID",
+            &format!("<t:caseGuid>{}</t:caseGuid>", fx::CASE_WEBSHOP_GUID),
+        )
+        .await;
+    assert_eq!(member(&r.body, "CaseNumber").as_deref(), Some("1"));
+    assert_eq!(
+        member(&r.body, "BusinessUnitNumber").as_deref(),
+        Some("DEMO")
+    );
+    assert!(r.body.contains("<a:Priority>0</a:Priority>"));
+}
+
+#[tokio::test]
+async fn operations_new_to_the_simulator() {
+    let t = start().await;
+    // GetHourEntriesByDate(businessUnitGUID, startdate, enddate)
+    let r = t
+        .op(
+            "GetHourEntriesByDate",
+            &format!(
+                "<t:businessUnitGUID>{}</t:businessUnitGUID><t:startdate>2026-01-12</t:startdate><t:enddate>2026-01-13</t:enddate>",
+                fx::BUSINESS_UNIT_GUID
+            ),
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 3, "{}", r.body);
+    let r = t
+        .op(
+            "GetHourEntriesByDateAndUser",
+            &format!("<t:userGUID>{}</t:userGUID>", fx::USER_BOB_GUID),
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 1);
+    // GetCaseByNumber(long)
+    let r = t
+        .op("GetCaseByNumber", "<t:caseNumber>2</t:caseNumber>")
+        .await;
+    assert_eq!(member(&r.body, "GUID").as_deref(), Some(fx::CASE_ERP_GUID));
+    let r = t
+        .op("GetCaseByNumber", "<t:caseNumber>99</t:caseNumber>")
+        .await;
+    assert!(r.body.contains("<GetCaseByNumberResult i:nil=\"true\""));
+    // GetPhasesChangedSince / GetWorkTypesChangedSince
+    let since = "<t:startDateTime>2026-01-01T00:00:00Z</t:startDateTime>";
+    let r = t
+        .op(
+            "GetPhasesChangedSince",
+            &format!(
+                "<t:businessUnitGUID>{}</t:businessUnitGUID>{since}<t:options>0</t:options>",
+                fx::BUSINESS_UNIT_GUID
+            ),
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Phase>"), 7);
+    let r = t
+        .op(
+            "GetPhasesChangedSince",
+            "<t:startDateTime>2026-02-01T00:00:00Z</t:startDateTime><t:options>0</t:options>",
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Phase>"), 0);
+    let r = t
+        .op(
+            "GetWorkTypesChangedSince",
+            &format!("{since}<t:options>0</t:options>"),
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:WorkType>"), 4);
+    // GetPhaseMembersByPhaseGUID → string[]
+    let r = t
+        .op(
+            "GetPhaseMembersByPhaseGUID",
+            &format!(
+                "<t:phaseGUID>{}</t:phaseGUID><t:onlyActive>true</t:onlyActive>",
+                fx::PHASE_WEBSHOP_DEV_GUID
+            ),
+        )
+        .await;
+    assert!(
+        r.body.contains(&format!(
+            "<GetPhaseMembersByPhaseGUIDResult xmlns:a=\"http://schemas.microsoft.com/2003/10/Serialization/Arrays\" xmlns:i=\"{NS_I}\"><a:string>{}</a:string><a:string>{}</a:string></GetPhaseMembersByPhaseGUIDResult>",
+            fx::USER_ALICE_GUID,
+            fx::USER_BOB_GUID
+        )),
+        "{}",
+        r.body
+    );
+    // GetAccountByName / GetCustomerByGUID / GetAccountByGUID(accountGuid)
+    let r = t
+        .op(
+            "GetAccountByName",
+            "<t:accountName>bluewave logistics ab</t:accountName>",
+        )
+        .await;
+    assert_eq!(
+        member(&r.body, "GUID").as_deref(),
+        Some(fx::ACCOUNT_BLUEWAVE_GUID)
+    );
+    let r = t
+        .op(
+            "GetCustomerByGUID",
+            &format!("<t:accountGuid>{}</t:accountGuid>", fx::ACCOUNT_NORDIC_GUID),
+        )
+        .await;
+    assert_eq!(member(&r.body, "VatNumber").as_deref(), Some("FI12345678"));
+    assert_eq!(member(&r.body, "Number").as_deref(), Some("1001"));
+    let r = t
+        .op(
+            "GetAccountByGUID",
+            &format!("<t:accountGUID>{}</t:accountGUID>", fx::ACCOUNT_NORDIC_GUID),
+        )
+        .await;
+    assert!(
+        r.body.contains("<GetAccountByGUIDResult i:nil=\"true\""),
+        "accountGUID is not the contract's name"
+    );
+    // DisableUser answers a boolean
+    let r = t
+        .op(
+            "DisableUser",
+            &format!("<t:userGUID>{}</t:userGUID>", fx::USER_CAROL_GUID),
+        )
+        .await;
+    assert!(
+        r.body
+            .contains("<DisableUserResult>true</DisableUserResult>")
+    );
+    // AddNewUser(userInfo): sendWelcomeEmail is not in this contract
+    let r = t
+        .op(
+            "AddNewUser",
+            &format!(
+                "<t:userInfo><e:BusinessUnitGUID>{}</e:BusinessUnitGUID><e:Email>frank@demo-oy.example</e:Email><e:FirstName>Frank</e:FirstName><e:LastName>Fors</e:LastName></t:userInfo><t:sendWelcomeEmail>false</t:sendWelcomeEmail>",
+                fx::BUSINESS_UNIT_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.ignored, ["sendWelcomeEmail"]);
+    assert_eq!(
+        entry.defaulted,
+        ["userInfo.SendDailyMail", "userInfo.SendWeeklyMail"]
+    );
+}
+
+#[tokio::test]
+async fn update_account_and_contact_follow_the_whole_entity_rule() {
+    let t = start().await;
+    // UpdateAccount(accountInfo, companyInfo) without IsActive: the account becomes inactive
+    let r = t
+        .op(
+            "UpdateAccount",
+            &format!(
+                "<t:accountInfo><e:GUID>{}</e:GUID><e:Name>Nordic Retail Oyj</e:Name></t:accountInfo><t:companyInfo><e:Name>Nordic Retail Oyj</e:Name><e:VatNumber>FI99999999</e:VatNumber></t:companyInfo>",
+                fx::ACCOUNT_NORDIC_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member(&r.body, "IsActive").as_deref(), Some("false"));
+    assert_eq!(member(&r.body, "Number").as_deref(), Some("1001"), "kept");
+    let entry = last_logged(&t).await;
+    assert_eq!(entry.defaulted, ["accountInfo.IsActive"]);
+    let r = t
+        .op(
+            "GetCompanyByGUID",
+            &format!("<t:companyGuid>{}</t:companyGuid>", fx::COMPANY_NORDIC_GUID),
+        )
+        .await;
+    assert_eq!(member(&r.body, "VatNumber").as_deref(), Some("FI99999999"));
+    assert_eq!(
+        member(&r.body, "Website").as_deref(),
+        Some("https://nordic-retail.example"),
+        "absent nullable members are kept"
+    );
+    // with IsActive sent, it stays active and nothing is defaulted
+    let r = t
+        .op(
+            "UpdateAccount",
+            &format!(
+                "<t:accountInfo><e:GUID>{}</e:GUID><e:IsActive>true</e:IsActive><e:Name>Nordic Retail Oyj</e:Name></t:accountInfo>",
+                fx::ACCOUNT_NORDIC_GUID
+            ),
+        )
+        .await;
+    assert_eq!(member(&r.body, "IsActive").as_deref(), Some("true"));
+    assert!(last_logged(&t).await.defaulted.is_empty());
+    // UpdateContact without IsActive deactivates the contact; i:nil clears a member
+    let r = t
+        .op(
+            "UpdateContact",
+            &format!(
+                "<t:contactInfo><e:FirstName>Erik</e:FirstName><e:GUID>{}</e:GUID><e:JobTitle i:nil=\"true\" xmlns:i=\"{NS_I}\"/><e:LastName>Lindqvist</e:LastName></t:contactInfo>",
+                fx::CONTACT_ERIK_GUID
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member(&r.body, "IsActive").as_deref(), Some("false"));
+    assert!(r.body.contains("<a:JobTitle i:nil=\"true\"/>"));
+    assert_eq!(count(&r.body, "<a:Contact.CommunicationMethod>"), 1, "kept");
+    assert_eq!(last_logged(&t).await.defaulted, ["contactInfo.IsActive"]);
+    // AddNewAccount's documented default IsActive=true is kept and not reported
+    let r = t
+        .op(
+            "AddNewAccount",
+            "<t:accountInfo><e:Name>Default Oy</e:Name><e:Number>3001</e:Number></t:accountInfo><t:companyInfo><e:Name>Default Oy</e:Name></t:companyInfo>",
+        )
+        .await;
+    assert_eq!(member(&r.body, "IsActive").as_deref(), Some("true"));
+    assert!(last_logged(&t).await.defaulted.is_empty());
 }
