@@ -29,9 +29,12 @@ impl TypeSpec {
         self.members.iter().find(|m| m.name == name)
     }
 
-    /// Members WCF reads as a default when a request leaves them out.
+    /// Members WCF reads as a default when a request leaves them out (value types only: the
+    /// contract marks some data-contract members non-nullable, but a reference reads as null).
     pub fn non_nullable(&self) -> impl Iterator<Item = &'static MemberSpec> {
-        self.members.iter().filter(|m| !m.nullable)
+        self.members
+            .iter()
+            .filter(|m| !m.nullable && is_value_type(m.ty))
     }
 }
 

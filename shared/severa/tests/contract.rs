@@ -52,7 +52,11 @@ fn every_operation_matches_the_contract() {
             assert_eq!(got, want, "{iface}.{name}: names, types, order");
         }
     }
-    assert_eq!(count, operations::ALL.len(), "no operation outside the contract");
+    assert_eq!(
+        count,
+        operations::ALL.len(),
+        "no operation outside the contract"
+    );
 }
 
 /// `field: RustType = "Member"` lines of the generated entities, by type name.
@@ -183,7 +187,13 @@ async fn an_update_that_would_reset_non_nullable_members_is_refused_before_sendi
     };
     let err = client.update_hour_entry(&partial).await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, severa::SeveraError::Request { .. }), "{err:?}");
-    assert!(msg.contains("IsBillable") && msg.contains("UnitPrice"), "{msg}");
+    assert!(
+        matches!(err, severa::SeveraError::Request { .. }),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("IsBillable") && msg.contains("UnitPrice"),
+        "{msg}"
+    );
     assert!(!err.is_retryable());
 }

@@ -547,7 +547,11 @@ fn bad_numbers_name_the_member() {
         ("Number", "abc"),
     ] {
         let e = err::<Account>(
-            response("GetAccountByGUID", &format!("<a:{member}>{bad}</a:{member}>")).as_bytes(),
+            response(
+                "GetAccountByGUID",
+                &format!("<a:{member}>{bad}</a:{member}>"),
+            )
+            .as_bytes(),
         );
         assert!(
             matches!(&e, WireError::BadValue { member: m, .. } if m == member),

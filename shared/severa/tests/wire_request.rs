@@ -377,10 +377,7 @@ fn hour_entry_members_go_out_in_contract_order() {
         assert!(c.children.is_empty());
     }
     let text: Vec<&str> = info.children.iter().map(|c| c.text.as_str()).collect();
-    assert_eq!(
-        text,
-        ["acc", "2.5", "false", "otg", "1", "u", "wt"]
-    );
+    assert_eq!(text, ["acc", "2.5", "false", "otg", "1", "u", "wt"]);
 }
 
 #[test]

@@ -75,6 +75,38 @@ pub async fn request_log(
     })
 }
 
+/// What a client did that Severa's contract says it must not, judged from the simulator's
+/// request log: an operation that is not in the contract, a parameter or member the service
+/// ignored, an absent non-nullable parameter read as its default, and an `Update*` that left a
+/// non-nullable member out (so the service reset it). `AddNew*` may leave non-nullable members
+/// to their defaults (Severa fills or ignores them); that is not a violation. One line per
+/// finding, naming the request.
+pub fn contract_violations(log: &[LoggedRequest]) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in log {
+        let op = entry.operation.as_deref().unwrap_or("(no operation)");
+        let at = format!("request {} {op}", entry.seq);
+        if entry.interface.is_none() {
+            out.push(format!("{at}: not an operation of Severa's contract"));
+        }
+        for name in &entry.ignored {
+            out.push(format!("{at}: the service ignored {name}"));
+        }
+        for name in &entry.defaulted {
+            if !name.contains('.') {
+                out.push(format!(
+                    "{at}: parameter {name} was not sent; the service read its default"
+                ));
+            } else if op.starts_with("Update") {
+                out.push(format!(
+                    "{at}: {name} was left out of an update; the service reset it to its default"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// `method` on `<admin_url>/<path>` with an optional JSON body; the answer as JSON (`null` when
 /// empty). A non-2xx answer is an error carrying the simulator's explanation.
 pub async fn admin_request(

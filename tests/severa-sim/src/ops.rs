@@ -177,6 +177,8 @@ pub fn handler(operation: &str) -> Option<Handler> {
         },
         "GetCompanyByGUID" => |cx| Ok(by_guid(cx, Kind::Company, "companyGuid")),
         "GetAddressByGUID" => |cx| Ok(by_guid(cx, Kind::Address, "addressGUID")),
+        "AddNewAddress" => add_address,
+        "UpdateAddress" => update_address,
         // IContact
         "AddNewContact" => |cx| {
             let input = cx
@@ -1632,6 +1634,65 @@ fn update_contact(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         &mut cx.defaulted,
     )?;
     Ok(entity(cx.org, Kind::Contact, &guid))
+}
+
+/// AddNewAddress(addressInfo): an address of an existing company (CompanyGUID mandatory); the
+/// company's first address becomes its head office.
+fn add_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let input = cx
+        .entity("addressInfo")
+        .ok_or_else(|| Fault::validation("addressInfo is mandatory"))?;
+    let company_guid = non_empty(&input.fields, "CompanyGUID")
+        .map(str::to_string)
+        .ok_or_else(|| Fault::validation("Mandatory member(s) missing: CompanyGUID"))?;
+    if cx.org.get(Kind::Company, &company_guid).is_none() {
+        return Err(Fault::not_found(format!(
+            "Company {company_guid} was not found"
+        )));
+    }
+    let mut fields = Fields::new();
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Address.ty(),
+        "addressInfo",
+        |m| m != "GUID",
+        &[],
+        &mut cx.defaulted,
+    );
+    let guid = cx.org.new_guid(Kind::Address);
+    set(&mut fields, "GUID", guid.as_str());
+    cx.org.insert(Kind::Address, fields, cx.now);
+    if let Some(c) = cx.org.get_mut(Kind::Company, &company_guid)
+        && !given(&c.fields, "HeadOfficeAddressGUID")
+    {
+        set(&mut c.fields, "HeadOfficeAddressGUID", guid.as_str());
+    }
+    Ok(entity(cx.org, Kind::Address, &guid))
+}
+
+/// UpdateAddress(addressInfo): the whole address by GUID (non-nullable flags left out reset).
+fn update_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let input = cx
+        .entity("addressInfo")
+        .ok_or_else(|| Fault::validation("addressInfo is mandatory"))?;
+    let guid = guid_of(input)?;
+    let existing = cx
+        .org
+        .get(Kind::Address, &guid)
+        .ok_or_else(|| Fault::not_found(format!("Address {guid} was not found")))?;
+    let mut fields = existing.fields.clone();
+    model::apply(
+        &mut fields,
+        input,
+        Kind::Address.ty(),
+        "addressInfo",
+        |m| m != "GUID" && m != "CompanyGUID",
+        &[],
+        &mut cx.defaulted,
+    );
+    cx.org.replace(Kind::Address, &guid, fields, cx.now);
+    Ok(entity(cx.org, Kind::Address, &guid))
 }
 
 // ---------------------------------------------------------------------------------------------

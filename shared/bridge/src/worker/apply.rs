@@ -203,7 +203,8 @@ impl Inner {
                 apply_company_fields(&mut company, p);
                 client.update_account(&account, &company).await?;
                 if let Some(address) = &p.address {
-                    self.update_company_address(client, &company, address).await?;
+                    self.update_company_address(client, &company, address)
+                        .await?;
                 }
                 self.resolver.account_changed();
                 return Ok(applied(guid, ops::UPDATE_ACCOUNT.name));
@@ -315,7 +316,8 @@ impl Inner {
             description: p.description.clone(),
             // Non-nullable members, explicit: a left-out StartDate would be 0001-01-01.
             start_date: Some(WireDateTime::date(
-                p.start_date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                p.start_date
+                    .unwrap_or_else(|| chrono::Utc::now().date_naive()),
             )),
             is_closed: Some(false),
             is_internal: Some(false),

@@ -431,14 +431,27 @@ impl SyncHarness {
             .to_string()
     }
 
-    /// Renames an account through the API (stamps it modified at the simulator's time).
+    /// Renames an account through the API, read-modify-write as a careful client does
+    /// (stamps it modified at the simulator's time).
     pub async fn rename_account(&self, guid: &str, name: &str) {
+        let mut account = self
+            .severa
+            .get_account_by_guid(guid)
+            .await
+            .expect("GetAccountByGUID")
+            .value
+            .expect("the account exists");
+        let company_guid = account.company_guid.clone().expect("a company");
+        let company = self
+            .severa
+            .get_company_by_guid(&company_guid)
+            .await
+            .expect("GetCompanyByGUID")
+            .value
+            .expect("the company exists");
+        account.name = Some(name.to_string());
         self.severa
-            .update_account(&severa::entities::Account {
-                guid: Some(guid.to_string()),
-                name: Some(name.to_string()),
-                ..Default::default()
-            })
+            .update_account(&account, &company)
             .await
             .expect("UpdateAccount");
     }
