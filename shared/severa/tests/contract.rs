@@ -169,6 +169,10 @@ fn unset_non_nullable_members_are_named() {
     };
     assert!(contact.unset_non_nullable().is_empty());
     assert_eq!(HourEntry::spec().name, "HourEntry");
+    // A data-contract member is a reference: absent reads as null, whatever the extraction says.
+    let unset = Invoice::default().unset_non_nullable();
+    assert!(!unset.contains(&"BuyerOrganization"), "{unset:?}");
+    assert!(unset.contains(&"IsCreditNote"), "{unset:?}");
 }
 
 #[tokio::test]
