@@ -2,8 +2,9 @@
 //! without touching the process, so every path is testable in-process.
 
 use crate::args::{Command, Invocation, SeveraArgs, SeveraCommand};
-use crate::error::CliError;
-use crate::{call, ping};
+use crate::contract_check::Refusals;
+use crate::error::{CliError, one_line};
+use crate::{call, ops, ping};
 use severa::{ApiKey, SeveraClient, SeveraConfig};
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
@@ -51,21 +52,33 @@ pub async fn run(invocation: Invocation, env: &Env) -> Outcome {
         .and_then(OsStr::to_str)
         .map(str::trim);
     let redactor = Redactor::new(key);
-    match execute(invocation, env).await {
+    let mut warnings = Vec::new();
+    let result = execute(invocation, env, &mut warnings).await;
+    // Warnings (what --force overrode) come first on stderr, before the usual error line.
+    let mut stderr: Vec<String> = warnings.iter().map(|w| redactor.apply(w)).collect();
+    match result {
         Ok(stdout) => Outcome {
             stdout: Some(redactor.apply(&stdout)),
-            stderr: None,
+            stderr: (!stderr.is_empty()).then(|| stderr.join("\n")),
             code: 0,
         },
-        Err(err) => Outcome {
-            stdout: None,
-            stderr: Some(redactor.apply(&err.render())),
-            code: err.exit_code(),
-        },
+        Err(err) => {
+            stderr.push(redactor.apply(&err.render()));
+            Outcome {
+                stdout: None,
+                stderr: Some(stderr.join("\n")),
+                code: err.exit_code(),
+            }
+        }
     }
 }
 
-async fn execute(invocation: Invocation, env: &Env) -> Result<String, CliError> {
+/// Runs a `severa` command; `warnings` collects one-line notes for stderr.
+async fn execute(
+    invocation: Invocation,
+    env: &Env,
+    warnings: &mut Vec<String>,
+) -> Result<String, CliError> {
     let Command::Severa(severa) = invocation.cli.command else {
         return Err(CliError::Usage(
             "only `bridgectl severa` runs through execute".into(),
@@ -73,13 +86,28 @@ async fn execute(invocation: Invocation, env: &Env) -> Result<String, CliError> 
     };
     match &severa.command {
         SeveraCommand::Call(args) => {
-            let target = call::resolve_target(&args.operation)?;
-            let params =
+            let (target, mut refusals) = call::resolve_target(&args.operation)?;
+            let prepared =
                 call::build_params(&target, &invocation.call_params, &call::read_param_file)?;
+            refusals.extend(prepared.refusals);
+            if !refusals.is_empty() {
+                let refusals = Refusals(refusals);
+                if !args.force {
+                    return Err(CliError::Refused(refusals));
+                }
+                warnings.push(format!(
+                    "bridgectl: warning: --force: sending although {}",
+                    one_line(&refusals.to_string())
+                ));
+            }
             let client = build_client(&severa, env)?;
-            let json = call::run(&client, &target, params).await?;
+            let json = call::run(&client, &target, prepared.params).await?;
             Ok(pretty(&json))
         }
+        SeveraCommand::Ops(args) => match &args.type_name {
+            Some(name) => ops::describe_type(name, args.json),
+            None => ops::list(args.filter.as_deref(), args.json),
+        },
         SeveraCommand::Ping(args) => {
             let client = build_client(&severa, env)?;
             let report = ping::run(&client).await?;
@@ -92,7 +120,7 @@ async fn execute(invocation: Invocation, env: &Env) -> Result<String, CliError> 
     }
 }
 
-fn pretty(json: &serde_json::Value) -> String {
+pub(crate) fn pretty(json: &serde_json::Value) -> String {
     serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
 }
 
@@ -205,6 +233,53 @@ mod tests {
         let out = run(inv, &env).await;
         assert_eq!(out.code, 1);
         assert!(out.stderr.unwrap().contains("must be http or https"));
+    }
+
+    #[tokio::test]
+    async fn contract_refusals_come_before_the_key_and_any_call() {
+        let argv = [
+            "bridgectl",
+            "severa",
+            "call",
+            "GetUserByCode",
+            "--param",
+            "code=AA",
+            "--endpoint",
+            "http://127.0.0.1:9/",
+        ];
+        let out = run(parse_from(argv).unwrap(), &Env::default()).await;
+        assert_eq!(out.code, 1);
+        assert_eq!(out.stdout, None);
+        let stderr = out.stderr.unwrap();
+        assert_eq!(
+            stderr,
+            "bridgectl: GetUserByCode takes userCode (string); unknown parameter 'code'; not sent (--force sends it anyway)"
+        );
+
+        // --force: the warning first, then whatever stops the call (here: no key).
+        let forced = argv.iter().copied().chain(["--force"]);
+        let out = run(parse_from(forced).unwrap(), &Env::default()).await;
+        assert_eq!(out.code, 1);
+        let stderr = out.stderr.unwrap();
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{stderr}");
+        assert_eq!(
+            lines[0],
+            "bridgectl: warning: --force: sending although GetUserByCode takes userCode (string); unknown parameter 'code'"
+        );
+        assert!(lines[1].contains("SEVERA_API_KEY is not set"), "{stderr}");
+    }
+
+    #[tokio::test]
+    async fn ops_needs_no_key() {
+        let inv = parse_from(["bridgectl", "severa", "ops", "GetUserByCode"]).unwrap();
+        let out = run(inv, &Env::default()).await;
+        assert_eq!(out.code, 0, "{:?}", out.stderr);
+        assert_eq!(
+            out.stdout.as_deref(),
+            Some("IUser.GetUserByCode(userCode: string) -> User")
+        );
+        assert_eq!(out.stderr, None);
     }
 
     #[test]

@@ -12,7 +12,10 @@ Operator CLI for severa-bridge, the serverless integration with Visma Severa's S
 Severa settings come from the environment:
   SEVERA_API_KEY   the API key of the Severa API user (required; never accepted as a flag,
                    because command lines are visible to other users in `ps`)
-  SEVERA_ENDPOINT  the SOAP endpoint (or --endpoint), default: production
+  SEVERA_ENDPOINT  the SOAP endpoint (or --endpoint): `production` (the default,
+                   https://sync.severa.com/webservice/S3/API.svc), `test` (Severa's SOAP
+                   test environment, https://sync-test.severa.com/webservice/S3/API.svc)
+                   or a URL
   RUST_LOG         log filter for stderr logs (or -v / -vv); logs are off by default";
 
 const EXIT_CODES: &str = "\
@@ -28,30 +31,51 @@ Talk to Visma Severa's SOAP API directly, with the key in SEVERA_API_KEY.
 Examples:
   export SEVERA_API_KEY=...            # the API user's key (not a flag: argv shows in `ps`)
   bridgectl severa ping
+  bridgectl severa ping --endpoint test                # Severa's SOAP test environment
   bridgectl severa ping --text --endpoint http://localhost:8080/webservice/S3/API.svc
-  bridgectl severa call IHourEntry.GetHourEntryByGUID --param hourEntryGUID=abc-123";
+  bridgectl severa ops user                            # signatures; no key, no call
+  bridgectl severa call IUser.GetUserByCode --param userCode=AA";
 
 const CALL_LONG_ABOUT: &str = "\
-Calls any Severa operation by interface and name (key from SEVERA_API_KEY) and prints the
-result as pretty JSON: members become keys spelled as Severa spells them, i:nil becomes null,
-repeated items become arrays, and a void operation prints `null`. Operations whose name reads
-as a list (GetAll…, …ChangedSince…, Get<plural>By…) print an array even when empty.
+Calls any operation of Severa's service contract (`bridgectl severa ops` lists all 256) by
+interface and name (key from SEVERA_API_KEY) and prints the result as pretty JSON: members
+become keys spelled as Severa spells them, i:nil becomes null, repeated items become arrays,
+and a void operation prints `null`. Operations returning a list (X[] in the contract) print
+an array even when empty.
 
-Parameters are sent in the order they are given on the command line, whatever flag kind they
-use; Severa (WCF) expects the C# parameter order. For operations bridge knows (the typed
-operation table) a parameter name not in its list is refused with the expected names; case
-matters (caseGuid vs caseGUID).
+Nothing is sent until the call matches the contract, because Severa (WCF) silently ignores a
+name it does not know and reads a left-out int, long, decimal, boolean or dateTime as 0,
+false or 0001-01-01T00:00:00; so a misspelt call would run and do the wrong thing. Checked:
+  - the operation exists (close names are suggested);
+  - every --param/--param-nil/--param-xml name is one of its parameters; case matters
+    (caseGuid vs caseGUID);
+  - --param values parse as the parameter's type: int, long, decimal (1.5), boolean
+    (true/false), dateTime (2024-05-01 or 2024-05-01T08:30:00), enum names;
+  - every non-nullable value parameter (no `?` in `ops`) is given; --param-nil only for
+    nullable ones;
+  - entity and list parameters come with --param-xml; an entity's members must be its
+    members, in the e: namespace, in wire order (`bridgectl severa ops --type NAME`), with
+    valid values.
+A refused call exits 1 with the reasons on one line. --force sends it anyway after a
+one-line `bridgectl: warning: …` on stderr naming what was overridden (the result, or the
+usual error line, follows); only this way does an operation outside the contract go out, as
+<Interface>.<Operation>.
+
+Parameters go on the wire in the contract's order (the order WCF reads them), whatever the
+order on the command line; names outside the contract (--force) go last, as given.
 
 --param-xml NAME=@FILE inserts the file's content as the parameter element's inner XML
 (@- reads stdin). The request envelope declares these prefixes, which the XML may use:
   e:    http://schemas.datacontract.org/2004/07/Severa.Entities.API  (entity members)
   arr:  http://schemas.microsoft.com/2003/10/Serialization/Arrays     (string[] items)
   i:    http://www.w3.org/2001/XMLSchema-instance                     (i:nil=\"true\")
-Entity members must be written in ordinal (case-sensitive alphabetical) order or WCF drops
-them silently. A leading <?xml …?> declaration in the file is ignored.
+Entity members must be written in wire order (mostly case-sensitive alphabetical; `bridgectl
+severa ops --type NAME` shows it) or WCF drops them silently, which is why it is checked.
+A leading <?xml …?> declaration in the file is ignored.
 
 Examples:
   bridgectl severa call IAPI.GetVersion
+  bridgectl severa call GetUserByCode --param userCode=AA
   bridgectl severa call ICase.GetCaseByGUID --param caseGuid=3f2c…
   bridgectl severa call IHourEntry.GetHourEntriesByCaseGUID \\
       --param caseGuid=3f2c… --param startDate=2024-05-01 --param-nil endDate
@@ -82,7 +106,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Call Visma Severa's SOAP API directly (raw calls, health check).
+    /// Call Visma Severa's SOAP API directly (raw calls, health check, operation list).
     #[command(long_about = SEVERA_LONG_ABOUT, after_help = EXIT_CODES, arg_required_else_help = true)]
     Severa(SeveraArgs),
     /// Manage the Severa API key secret (rotate to a new key read from stdin).
@@ -103,12 +127,14 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SeveraArgs {
-    /// Severa SOAP endpoint URL.
+    /// Severa SOAP endpoint: production, test (Severa's SOAP test environment) or a URL.
+    // Holds the URL once parsed (`crate::endpoint::resolve`).
     #[arg(
         long,
         env = "SEVERA_ENDPOINT",
-        default_value = severa::DEFAULT_ENDPOINT,
-        value_name = "URL",
+        default_value = "production",
+        value_name = "NAME|URL",
+        value_parser = crate::endpoint::resolve,
         global = true
     )]
     pub endpoint: String,
@@ -138,12 +164,15 @@ pub enum SeveraCommand {
         after_help = EXIT_CODES
     )]
     Ping(PingArgs),
+    /// List the contract's operations (signatures) or a type's members; no key, no call.
+    #[command(long_about = crate::ops::OPS_LONG_ABOUT)]
+    Ops(OpsArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The operation, e.g. IHourEntry.GetHourEntryByGUID (a bare name works for operations
-    /// bridge knows).
+    /// The operation, e.g. IHourEntry.GetHourEntryByGUID (a bare name works for every
+    /// operation of the contract).
     #[arg(value_name = "INTERFACE.OPERATION")]
     pub operation: String,
 
@@ -158,6 +187,25 @@ pub struct CallArgs {
     /// A parameter whose inner XML is the file's content (prefixes e:, arr:, i:). Repeatable.
     #[arg(long = "param-xml", value_name = "NAME=@FILE")]
     pub param_xml: Vec<String>,
+
+    /// Send even when the call does not match Severa's contract (warns on stderr first).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OpsArgs {
+    /// Keep operations whose interface or name contains this (any case).
+    #[arg(value_name = "FILTER", conflicts_with = "type_name")]
+    pub filter: Option<String>,
+
+    /// Print JSON instead of one signature per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show a data contract's members in wire order (or an enum's values) instead.
+    #[arg(long = "type", value_name = "NAME")]
+    pub type_name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +323,66 @@ mod tests {
         };
         assert_eq!(severa.endpoint, "http://localhost:1/x");
         assert_eq!(severa.timeout, 5);
+    }
+
+    fn endpoint_of(argv: &[&str]) -> Result<String, String> {
+        let inv = parse_from(argv).map_err(|e| e.to_string())?;
+        let Command::Severa(severa) = inv.cli.command else {
+            return Err("not a severa command".into());
+        };
+        Ok(severa.endpoint)
+    }
+
+    #[test]
+    fn named_endpoints_resolve_to_their_urls() {
+        assert_eq!(
+            endpoint_of(&["bridgectl", "severa", "ping", "--endpoint", "test"]).unwrap(),
+            "https://sync-test.severa.com/webservice/S3/API.svc"
+        );
+        assert_eq!(
+            endpoint_of(&["bridgectl", "severa", "--endpoint", "production", "ping"]).unwrap(),
+            "https://sync.severa.com/webservice/S3/API.svc"
+        );
+        assert_eq!(
+            endpoint_of(&[
+                "bridgectl",
+                "severa",
+                "ops",
+                "--endpoint",
+                "http://127.0.0.1:1/x"
+            ])
+            .unwrap(),
+            "http://127.0.0.1:1/x"
+        );
+        let err =
+            endpoint_of(&["bridgectl", "severa", "ping", "--endpoint", "staging"]).unwrap_err();
+        assert!(err.contains("neither a named endpoint"), "{err}");
+    }
+
+    #[test]
+    fn the_default_endpoint_is_production() {
+        // SEVERA_ENDPOINT may be set in the developer's shell; the default only shows without it.
+        if std::env::var_os("SEVERA_ENDPOINT").is_none() {
+            assert_eq!(
+                endpoint_of(&["bridgectl", "severa", "ping"]).unwrap(),
+                severa::DEFAULT_ENDPOINT
+            );
+        }
+    }
+
+    #[test]
+    fn ops_takes_a_filter_or_a_type() {
+        let inv = parse_from(["bridgectl", "severa", "ops", "user", "--json"]).unwrap();
+        let Command::Severa(SeveraArgs {
+            command: SeveraCommand::Ops(ops),
+            ..
+        }) = inv.cli.command
+        else {
+            panic!("not ops");
+        };
+        assert_eq!(ops.filter.as_deref(), Some("user"));
+        assert!(ops.json);
+        assert!(parse_from(["bridgectl", "severa", "ops", "user", "--type", "HourEntry"]).is_err());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `bridgectl severa call`: resolves the operation, turns the `--param*` flags into wire
-//! parameters (checking names against the operation table, so a casing slip like `caseGUID`
-//! for `caseGuid` fails here instead of being silently read as null by Severa), calls
-//! `call_raw` and renders the generic result tree as JSON.
+//! parameters, checks both against Severa's service contract (names, types, absent
+//! non-nullable values: WCF would silently ignore or default them), calls `call_raw` and
+//! renders the generic result tree as JSON.
 
 use crate::args::ParamArg;
+use crate::contract_check::{self, Given, Refusal};
 use crate::error::CliError;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
@@ -14,7 +15,8 @@ use severa::{Param, ParamValue, SeveraClient, Value};
 use std::io::Read;
 use std::path::Path;
 
-/// The operation to call: `Interface.Operation`, plus its table entry when bridge knows it.
+/// The operation to call: `Interface.Operation`, plus its contract entry when there is one
+/// (for a wrong interface: the operation's entry, so its parameters are still checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub interface: String,
@@ -22,8 +24,10 @@ pub struct Target {
     pub known: Option<&'static Operation>,
 }
 
-/// Reads `Interface.Operation`; a bare operation name is accepted when the table knows it.
-pub fn resolve_target(spec: &str) -> Result<Target, CliError> {
+/// Reads `Interface.Operation` or a bare operation name. A name outside the contract (or on
+/// the wrong interface) comes back as a refusal, which `--force` may override; a bare unknown
+/// name cannot be sent at all (its interface is the SOAPAction's middle).
+pub fn resolve_target(spec: &str) -> Result<(Target, Vec<Refusal>), CliError> {
     let spec = spec.trim();
     match spec.split_once('.') {
         Some((interface, operation)) => {
@@ -34,39 +38,65 @@ pub fn resolve_target(spec: &str) -> Result<Target, CliError> {
                     )));
                 }
             }
-            let known = operations::find(spec);
-            if known.is_none() {
-                if let Some(other) = operations::find(operation) {
-                    tracing::warn!(
-                        "bridge knows {} on interface {}, not {interface}; calling as given",
-                        other.name,
-                        other.interface
-                    );
-                }
-            }
-            Ok(Target {
+            let target = |known| Target {
                 interface: interface.to_string(),
                 operation: operation.to_string(),
                 known,
-            })
+            };
+            if let Some(op) = operations::find(spec) {
+                return Ok((target(Some(op)), Vec::new()));
+            }
+            if let Some(op) = operations::find(operation) {
+                let refusal = Refusal::WrongInterface {
+                    operation: op.name.into(),
+                    given: interface.into(),
+                    actual: op.interface.into(),
+                };
+                return Ok((target(Some(op)), vec![refusal]));
+            }
+            let refusal = Refusal::UnknownOperation {
+                name: spec.into(),
+                suggestions: contract_check::suggest_operation(spec),
+            };
+            Ok((target(None), vec![refusal]))
         }
         None => match operations::find(spec) {
-            Some(op) => Ok(Target {
-                interface: op.interface.to_string(),
-                operation: op.name.to_string(),
-                known: Some(op),
-            }),
-            None => Err(CliError::Usage(format!(
-                "give the operation as <Interface>.<Operation> (e.g. IHourEntry.GetHourEntryByGUID); {spec:?} is not one bridge knows by name"
-            ))),
+            Some(op) => Ok((
+                Target {
+                    interface: op.interface.to_string(),
+                    operation: op.name.to_string(),
+                    known: Some(op),
+                },
+                Vec::new(),
+            )),
+            None => {
+                let unknown = Refusal::UnknownOperation {
+                    name: format!("{spec:?}"),
+                    suggestions: contract_check::suggest_operation(spec),
+                };
+                Err(CliError::Usage(format!(
+                    "{unknown} (an operation outside the contract is sent only as <Interface>.<Operation> with --force)"
+                )))
+            }
         },
+    }
+}
+
+/// Whether the result is a list: by the contract's return type (`X[]`; `unsignedByte[]` is
+/// base64 text), else by the name (`GetAll…`, `…ChangedSince…`, `Get<plural noun>By…`). An
+/// empty list arrives as an empty or nil element, which only this tells apart from an empty
+/// text or null single result.
+pub fn is_list_result(target: &Target) -> bool {
+    match target.known.and_then(|op| op.returns) {
+        Some(returns) => returns.ends_with("[]") && returns != "unsignedByte[]",
+        None if target.known.is_some() => false,
+        None => is_list_operation(&target.operation),
     }
 }
 
 /// Whether Severa returns a list for this operation, judged by its name: `GetAll…`,
 /// `…ChangedSince…`, or `Get<plural noun>By…` (`GetHourEntriesBy…`, `GetPhasesBy…`).
-/// An empty list arrives as an empty or nil element, which only the name tells apart from an
-/// empty text or null single result.
+/// Used for operations outside the contract.
 pub fn is_list_operation(operation: &str) -> bool {
     if operation.starts_with("GetAll") || operation.contains("ChangedSince") {
         return true;
@@ -80,14 +110,24 @@ pub fn is_list_operation(operation: &str) -> bool {
     noun.ends_with('s') && !(noun.ends_with("ss") || noun.ends_with("us") || noun.ends_with("is"))
 }
 
-/// Turns the flags into wire parameters in command-line order; `read_file` reads `@FILE`
-/// (injected so this is testable without files).
+/// The wire parameters of a call, and what the contract check found.
+#[derive(Debug)]
+pub struct Prepared {
+    /// In the contract's order for an operation it knows (WCF reads parameters in that
+    /// order), else in command-line order.
+    pub params: Vec<Param>,
+    pub refusals: Vec<Refusal>,
+}
+
+/// Turns the flags into wire parameters and checks them against the contract; `read_file`
+/// reads `@FILE` (injected so this is testable without files). Malformed flags, unreadable
+/// files and broken XML are errors; contract mismatches are [`Prepared::refusals`].
 pub fn build_params(
     target: &Target,
     args: &[ParamArg],
     read_file: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<Vec<Param>, CliError> {
-    let mut params = Vec::with_capacity(args.len());
+) -> Result<Prepared, CliError> {
+    let mut given: Vec<(&str, ParamValue)> = Vec::with_capacity(args.len());
     for arg in args {
         let (name, value) = match arg {
             ParamArg::Text(spec) => {
@@ -109,12 +149,42 @@ pub fn build_params(
                 (name, ParamValue::Xml(xml))
             }
         };
-        check_name(target, name)?;
-        let param = Param::from_value(name, &value)
-            .map_err(|e| CliError::Usage(format!("parameter {name}: {e}")))?;
-        params.push(param);
+        check_name(name)?;
+        given.push((name, value));
     }
-    Ok(params)
+    let refusals = match target.known {
+        Some(op) => {
+            let view: Vec<(&str, Given<'_>)> = given
+                .iter()
+                .map(|(name, value)| {
+                    let value = match value {
+                        ParamValue::Text(text) => Given::Text(text),
+                        ParamValue::Nil => Given::Nil,
+                        ParamValue::Xml(xml) => Given::Xml(xml),
+                    };
+                    (*name, value)
+                })
+                .collect();
+            let refusals = contract_check::check_params(op, &view);
+            // Stable: names outside the contract (only sent with --force) keep their order, last.
+            given.sort_by_key(|(name, _)| {
+                op.params
+                    .iter()
+                    .position(|p| p.name == *name)
+                    .unwrap_or(usize::MAX)
+            });
+            refusals
+        }
+        None => Vec::new(),
+    };
+    let params = given
+        .iter()
+        .map(|(name, value)| {
+            Param::from_value(name, value)
+                .map_err(|e| CliError::Usage(format!("parameter {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Prepared { params, refusals })
 }
 
 /// Reads a `--param-xml` file (`-` is stdin) as UTF-8.
@@ -144,13 +214,16 @@ pub async fn run(
         quota_limit = response.quota.limit,
         "call returned"
     );
-    Ok(render_result(&target.operation, response.value.as_ref()))
+    Ok(render_result(
+        is_list_result(target),
+        response.value.as_ref(),
+    ))
 }
 
 /// The JSON printed for a result tree (`None` is a void operation).
-pub fn render_result(operation: &str, value: Option<&Value>) -> serde_json::Value {
+pub fn render_result(is_list: bool, value: Option<&Value>) -> serde_json::Value {
     match value {
-        Some(value) => value.to_json(is_list_operation(operation)),
+        Some(value) => value.to_json(is_list),
         None => serde_json::Value::Null,
     }
 }
@@ -168,30 +241,11 @@ fn split_assignment<'a>(
     }
 }
 
-fn check_name(target: &Target, name: &str) -> Result<(), CliError> {
+fn check_name(name: &str) -> Result<(), CliError> {
     if !is_xml_name(name) {
         return Err(CliError::Usage(format!(
             "parameter name {name:?} is not a plain element name (letters, digits, _)"
         )));
-    }
-    if let Some(op) = target.known {
-        if !op.params.contains(&name) {
-            let expected = if op.params.is_empty() {
-                "it takes no parameters".to_string()
-            } else {
-                format!("expected (in this order): {}", op.params.join(", "))
-            };
-            let hint = op
-                .params
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(name))
-                .map(|p| format!(" (case matters: did you mean {p}?)"))
-                .unwrap_or_default();
-            return Err(CliError::Usage(format!(
-                "{} has no parameter {name:?}; {expected}{hint}",
-                op.qualified_name()
-            )));
-        }
     }
     Ok(())
 }
@@ -261,6 +315,14 @@ mod tests {
         Err("no files in this test".into())
     }
 
+    fn text(spec: &str) -> ParamArg {
+        ParamArg::Text(spec.into())
+    }
+
+    fn markup(prepared: &Prepared) -> Vec<&str> {
+        prepared.params.iter().map(|p| p.markup.as_str()).collect()
+    }
+
     #[test]
     fn list_operations_are_recognised_by_name() {
         for op in [
@@ -294,78 +356,135 @@ mod tests {
     }
 
     #[test]
-    fn targets_resolve_qualified_and_known_bare_names() {
-        let t = resolve_target("ICase.GetCaseByGUID").unwrap();
-        assert_eq!(t.interface, "ICase");
-        assert!(t.known.is_some());
-        let t = resolve_target("GetVersion").unwrap();
-        assert_eq!(
-            (t.interface.as_str(), t.operation.as_str()),
-            ("IAPI", "GetVersion")
-        );
-        let t = resolve_target("IFoo.DoThing").unwrap();
+    fn list_results_follow_the_contract_return_type() {
+        let list = |spec: &str| is_list_result(&resolve_target(spec).unwrap().0);
+        assert!(list("GetAllInvoiceStatuses"));
+        assert!(list("GetUsersByGUIDs"));
+        assert!(!list("GetUserByCode"));
+        assert!(!list("SetInvoicePaymentDate"));
+        // byte[] is base64 text, not a list of bytes.
+        assert!(!list("GetInvoicePdf"));
+        // Outside the contract: by name.
+        assert!(list("IFoo.GetAllFoos"));
+    }
+
+    #[test]
+    fn every_contract_operation_resolves_bare_and_qualified() {
+        assert_eq!(operations::ALL.len(), 256);
+        for op in operations::ALL {
+            for spec in [op.name.to_string(), op.qualified_name()] {
+                let (t, refusals) = resolve_target(&spec).unwrap();
+                assert_eq!(t.known, Some(op));
+                assert_eq!(
+                    (t.interface.as_str(), t.operation.as_str()),
+                    (op.interface, op.name)
+                );
+                assert!(refusals.is_empty(), "{spec}: {refusals:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_operations_are_refused_with_close_names() {
+        let err = resolve_target("GetUserByCod").unwrap_err().to_string();
+        assert!(err.contains("did you mean GetUserByCode?"), "{err}");
+        let err = resolve_target("getuserbycode").unwrap_err().to_string();
+        assert!(err.contains("did you mean GetUserByCode?"), "{err}");
+        // Qualified: a refusal --force may override.
+        let (t, refusals) = resolve_target("IFoo.DoThing").unwrap();
         assert!(t.known.is_none());
-        assert!(resolve_target("DoThing").is_err());
+        assert!(matches!(refusals[..], [Refusal::UnknownOperation { .. }]));
+        let (t, refusals) = resolve_target("ICase.GetUserByCode").unwrap();
+        assert_eq!(t.interface, "ICase");
+        assert_eq!(
+            refusals[0].to_string(),
+            "GetUserByCode is on IUser, not ICase; call it as IUser.GetUserByCode"
+        );
         assert!(resolve_target("I<x>.Op").is_err());
     }
 
     #[test]
-    fn parameter_names_are_checked_for_known_operations_case_sensitively() {
-        let target = resolve_target("IPhase.GetPhasesByCaseGUID").unwrap();
-        let err = build_params(&target, &[ParamArg::Text("caseGuid=x".into())], &no_files)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("expected (in this order): caseGUID"), "{err}");
+    fn parameter_names_are_checked_case_sensitively() {
+        let (target, _) = resolve_target("IPhase.GetPhasesByCaseGUID").unwrap();
+        let prepared = build_params(&target, &[text("caseGuid=x")], &no_files).unwrap();
+        let err = prepared.refusals[0].to_string();
+        assert!(
+            err.contains("takes caseGUID (string); unknown parameter 'caseGuid'"),
+            "{err}"
+        );
         assert!(err.contains("did you mean caseGUID"), "{err}");
-        assert!(build_params(&target, &[ParamArg::Text("caseGUID=x".into())], &no_files).is_ok());
+        let ok = build_params(&target, &[text("caseGUID=x")], &no_files).unwrap();
+        assert!(ok.refusals.is_empty());
     }
 
     #[test]
-    fn unknown_operations_take_any_plain_name() {
-        let target = resolve_target("IFoo.Bar").unwrap();
-        let params = build_params(
+    fn known_operations_get_their_parameters_in_contract_order() {
+        let (target, _) = resolve_target("GetHourEntriesByCaseGUID").unwrap();
+        let prepared = build_params(
             &target,
             &[
-                ParamArg::Text("b=1 & 2".into()),
-                ParamArg::Nil("a".into()),
-                ParamArg::Text("c=".into()),
+                ParamArg::Nil("endDate".into()),
+                text("startDate=2024-05-01"),
+                text("caseGuid=c-1"),
             ],
             &no_files,
         )
         .unwrap();
-        let markup: Vec<_> = params.iter().map(|p| p.markup.as_str()).collect();
+        assert!(prepared.refusals.is_empty(), "{:?}", prepared.refusals);
         assert_eq!(
-            markup,
+            markup(&prepared),
+            [
+                "<t:caseGuid>c-1</t:caseGuid>",
+                "<t:startDate>2024-05-01</t:startDate>",
+                "<t:endDate i:nil=\"true\"/>"
+            ]
+        );
+    }
+
+    #[test]
+    fn operations_outside_the_contract_take_any_plain_name_in_command_line_order() {
+        let (target, _) = resolve_target("IFoo.Bar").unwrap();
+        let prepared = build_params(
+            &target,
+            &[text("b=1 & 2"), ParamArg::Nil("a".into()), text("c=")],
+            &no_files,
+        )
+        .unwrap();
+        assert!(prepared.refusals.is_empty());
+        assert_eq!(
+            markup(&prepared),
             [
                 "<t:b>1 &amp; 2</t:b>",
                 "<t:a i:nil=\"true\"/>",
                 "<t:c></t:c>"
             ]
         );
-        assert!(build_params(&target, &[ParamArg::Text("no-equals".into())], &no_files).is_err());
-        assert!(build_params(&target, &[ParamArg::Text("bad name=1".into())], &no_files).is_err());
+        assert!(build_params(&target, &[text("no-equals")], &no_files).is_err());
+        assert!(build_params(&target, &[text("bad name=1")], &no_files).is_err());
     }
 
     #[test]
     fn xml_params_are_read_checked_and_inserted() {
-        let target = resolve_target("IHourEntry.AddNewHourEntry").unwrap();
+        let (target, _) = resolve_target("IHourEntry.AddNewHourEntry").unwrap();
         let files = |path: &str| -> Result<String, String> {
             match path {
                 "ok.xml" => Ok("\u{feff}<?xml version=\"1.0\"?>\n<e:Description>a</e:Description><e:InvoiceGUID i:nil=\"true\"/>".into()),
                 "prefix.xml" => Ok("<a:Description>a</a:Description>".into()),
                 "attr.xml" => Ok("<e:X xsi:nil=\"true\"/>".into()),
                 "broken.xml" => Ok("<e:Description>a</e:Quantity>".into()),
+                "typo.xml" => Ok("<e:Descripton>a</e:Descripton>".into()),
                 _ => Err("missing".into()),
             }
         };
-        let params = build_params(
+        let prepared = build_params(
             &target,
             &[ParamArg::Xml("hourEntryInfo=@ok.xml".into())],
             &files,
         )
         .unwrap();
+        assert!(prepared.refusals.is_empty(), "{:?}", prepared.refusals);
         assert_eq!(
-            params[0].markup,
+            prepared.params[0].markup,
             "<t:hourEntryInfo><e:Description>a</e:Description><e:InvoiceGUID i:nil=\"true\"/></t:hourEntryInfo>"
         );
         for (file, needle) in [
@@ -383,6 +502,17 @@ mod tests {
             .to_string();
             assert!(err.contains(needle), "{file}: {err}");
         }
+        let typo = build_params(
+            &target,
+            &[ParamArg::Xml("hourEntryInfo=@typo.xml".into())],
+            &files,
+        )
+        .unwrap();
+        assert!(
+            typo.refusals[0]
+                .to_string()
+                .contains("did you mean Description?")
+        );
         let err = build_params(
             &target,
             &[ParamArg::Xml("hourEntryInfo=ok.xml".into())],
@@ -395,17 +525,11 @@ mod tests {
 
     #[test]
     fn void_renders_null_and_empty_lists_render_arrays() {
-        assert_eq!(
-            render_result("SetInvoicePaymentDate", None),
-            serde_json::Value::Null
-        );
+        assert_eq!(render_result(false, None), serde_json::Value::Null);
         let empty = Value::Text(String::new());
+        assert_eq!(render_result(true, Some(&empty)), serde_json::json!([]));
         assert_eq!(
-            render_result("GetAllUsers", Some(&empty)),
-            serde_json::json!([])
-        );
-        assert_eq!(
-            render_result("GetVersion", Some(&Value::Text("1.2".into()))),
+            render_result(false, Some(&Value::Text("1.2".into()))),
             serde_json::json!("1.2")
         );
     }

@@ -14,6 +14,10 @@ pub enum CliError {
     /// The command line is wrong (bad parameter, unknown name, unreadable file).
     #[error("{0}")]
     Usage(String),
+    /// The call does not match Severa's service contract; nothing was sent. A usage error too
+    /// (exit 1), kept apart so `--force` can override exactly these.
+    #[error("{0}; not sent (--force sends it anyway)")]
+    Refused(crate::contract_check::Refusals),
     /// The environment is wrong (missing key, bad endpoint).
     #[error("{0}")]
     Config(String),

@@ -86,8 +86,14 @@ pub struct RotateArgs {
     #[arg(long)]
     pub check: bool,
 
-    /// Severa endpoint for the key test (default: the secret's endpoint, else production).
-    #[arg(long, env = "SEVERA_ENDPOINT", value_name = "URL")]
+    /// Severa endpoint for the key test: production, test or a URL (default: the secret's
+    /// endpoint, else production).
+    #[arg(
+        long,
+        env = "SEVERA_ENDPOINT",
+        value_name = "NAME|URL",
+        value_parser = crate::endpoint::resolve
+    )]
     pub endpoint: Option<String>,
 
     /// Run the four rotation steps here even when a rotation function is attached.

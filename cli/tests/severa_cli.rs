@@ -5,6 +5,9 @@
 //! simulator's progress; the answers are composed in Severa's wire shape (facts sheet
 //! §2.2 / §3.2): `s:` envelope, `Quota`/`UsedQuota` headers, `<OpResponse>`/`<OpResult>` with
 //! `a:`/`i:` declarations, faults as HTTP 500.
+//!
+//! The contract checks of `call` (refused before sending, `--force`) run against `severa-sim`
+//! itself, whose request log (`/__admin/requests`) proves what did or did not reach Severa.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -295,7 +298,7 @@ fn entity_result_prints_members_as_keys_and_the_request_is_exact() {
 }
 
 #[test]
-fn parameters_go_out_in_command_line_order_with_nil_empty_and_xml() {
+fn parameters_go_out_in_contract_order_with_nil_empty_and_xml() {
     let server = Server::start(fake_severa);
     let dir = std::env::temp_dir().join(format!("bridgectl-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -313,12 +316,12 @@ fn parameters_go_out_in_command_line_order_with_nil_empty_and_xml() {
             "severa",
             "call",
             "IHourEntry.GetHourEntriesByCaseGUID",
-            "--param",
-            "caseGuid=c-1",
-            "--param",
-            "startDate=",
             "--param-nil",
             "endDate",
+            "--param",
+            "startDate=2024-05-01",
+            "--param",
+            "caseGuid=",
         ],
     );
     assert!(stdout_json(&out).is_array());
@@ -341,7 +344,7 @@ fn parameters_go_out_in_command_line_order_with_nil_empty_and_xml() {
     assert_eq!(requests.len(), 2);
     assert!(
         requests[0].body.contains(
-            "<t:GetHourEntriesByCaseGUID><t:caseGuid>c-1</t:caseGuid><t:startDate></t:startDate><t:endDate i:nil=\"true\"/></t:GetHourEntriesByCaseGUID>"
+            "<t:GetHourEntriesByCaseGUID><t:caseGuid></t:caseGuid><t:startDate>2024-05-01</t:startDate><t:endDate i:nil=\"true\"/></t:GetHourEntriesByCaseGUID>"
         ),
         "{}",
         requests[0].body
@@ -400,7 +403,7 @@ fn list_results_print_arrays_even_with_one_or_no_items() {
             "call",
             "IHourEntry.GetHourEntriesChangedSince",
             "--param",
-            "startDateTime=2024-05-01T00:00:00Z",
+            "startDate=2024-05-01T00:00:00Z",
         ],
     );
     assert_eq!(
@@ -552,7 +555,9 @@ fn unknown_parameter_of_a_known_operation_exits_1_listing_expected_names() {
     let line = single_line(&out.stderr);
     assert!(line.starts_with("bridgectl: "), "{line}");
     assert!(
-        line.contains("expected (in this order): caseGuid, startDate, endDate"),
+        line.contains(
+            "GetHourEntriesByCaseGUID takes caseGuid (string), startDate (dateTime?), endDate (dateTime?); unknown parameter 'caseGUID' (case matters: did you mean caseGuid?)"
+        ),
         "{line}"
     );
     assert!(server.requests().is_empty());
@@ -574,6 +579,8 @@ fn usage_errors_exit_1_with_one_line_and_help_documents_the_contract() {
     let help = text(&out.stdout);
     for needle in [
         "--param-xml",
+        "--force",
+        "bridgectl severa ops",
         "e:",
         "arr:",
         "i:",
@@ -583,4 +590,331 @@ fn usage_errors_exit_1_with_one_line_and_help_documents_the_contract() {
         assert!(help.contains(needle), "{needle} missing from help");
     }
     assert_key_hidden(&out);
+}
+
+/// `severa-sim` with its admin API, for the contract-check tests.
+struct Sim {
+    sim: severa_sim::RunningSim,
+    http: reqwest::Client,
+}
+
+impl Sim {
+    async fn start() -> Self {
+        // reqwest is built without a default TLS provider here (workspace features).
+        severa::install_crypto_provider();
+        let sim = severa_sim::RunningSim::start(severa_sim::SimConfig::default())
+            .await
+            .expect("simulator starts");
+        Self {
+            sim,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs `bridgectl <args>` against the simulator with its key.
+    async fn bridgectl(&self, args: &[&str]) -> Output {
+        let endpoint = self.sim.endpoint();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bridgectl(&endpoint, Some(severa_sim::DEFAULT_API_KEY), &args)
+        })
+        .await
+        .expect("bridgectl ends")
+    }
+
+    /// The SOAP requests the simulator received.
+    async fn requests(&self) -> Vec<serde_json::Value> {
+        let log = severa_sim::admin_client::admin_request(
+            &self.http,
+            &self.sim.admin_url(),
+            reqwest::Method::GET,
+            "requests",
+            None,
+        )
+        .await
+        .expect("admin API answers");
+        log.as_array()
+            .cloned()
+            .expect("the request log is an array")
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+    }
+}
+
+/// Exit 1, one `bridgectl:` line naming what the contract refused, nothing on stdout.
+fn refused(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {} stderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let line = single_line(&out.stderr);
+    assert!(line.starts_with("bridgectl: "), "{line}");
+    assert!(
+        line.contains("not sent (--force sends it anyway)"),
+        "{line}"
+    );
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_parameter_is_refused_before_anything_is_sent() {
+    let sim = Sim::start().await;
+    let out = sim
+        .bridgectl(&["severa", "call", "GetUserByCode", "--param", "code=AA"])
+        .await;
+    let line = refused(&out);
+    assert!(
+        line.contains("GetUserByCode takes userCode (string); unknown parameter 'code'"),
+        "{line}"
+    );
+    // A case slip gets a hint.
+    let out = sim
+        .bridgectl(&[
+            "severa",
+            "call",
+            "IUser.GetUserByCode",
+            "--param",
+            "usercode=AA",
+        ])
+        .await;
+    let line = refused(&out);
+    assert!(line.contains("did you mean userCode?"), "{line}");
+    assert_eq!(sim.requests().await, Vec::<serde_json::Value>::new());
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_sends_a_refused_call_after_a_warning() {
+    let sim = Sim::start().await;
+    let out = sim
+        .bridgectl(&[
+            "severa",
+            "call",
+            "GetUserByCode",
+            "--param",
+            "code=AA",
+            "--force",
+        ])
+        .await;
+    let stderr = text(&out.stderr);
+    let warning = stderr.lines().next().unwrap_or_default();
+    assert!(
+        warning.starts_with("bridgectl: warning: --force: sending although GetUserByCode takes userCode (string); unknown parameter 'code'"),
+        "{stderr}"
+    );
+    // Severa ignores `code` and reads userCode as null: no user. (Null, or NotFound where the
+    // service faults for a missing user.)
+    match out.status.code() {
+        Some(0) => {
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert_eq!(text(&out.stdout).trim(), "null");
+        }
+        Some(2) => {
+            let fault: serde_json::Value =
+                serde_json::from_str(stderr.lines().last().unwrap_or_default()).unwrap();
+            assert_eq!(fault["error"], "NotFoundException", "{stderr}");
+        }
+        other => panic!("exit {other:?}: {stderr}"),
+    }
+    assert!(!text(&out.stdout).contains("sim-user-alice"));
+    let requests = sim.requests().await;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["operation"], "GetUserByCode");
+    // The simulator judges by the contract too: it skipped `code`, as Severa would.
+    assert_eq!(
+        requests[0]["ignored"],
+        serde_json::json!(["code"]),
+        "{requests:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_types_and_missing_non_nullable_parameters_are_refused() {
+    let sim = Sim::start().await;
+    let out = sim
+        .bridgectl(&[
+            "severa",
+            "call",
+            "IAccount.GetAccountByNumber",
+            "--param",
+            "accountNumber=abc",
+        ])
+        .await;
+    let line = refused(&out);
+    assert!(
+        line.contains("GetAccountByNumber takes accountNumber (long); 'abc' is not a valid long"),
+        "{line}"
+    );
+
+    let out = sim
+        .bridgectl(&[
+            "severa",
+            "call",
+            "GetInvoicesByDate",
+            "--param",
+            "startDate=2024-01-01",
+            "--param",
+            "options=0",
+        ])
+        .await;
+    let line = refused(&out);
+    assert!(
+        line.contains(
+            "GetInvoicesByDate: endDate (dateTime) is not given; Severa would read it as 0001-01-01T00:00:00"
+        ),
+        "{line}"
+    );
+
+    let out = sim
+        .bridgectl(&[
+            "severa",
+            "call",
+            "AddNewHourEntry",
+            "--param",
+            "hourEntryInfo=x",
+        ])
+        .await;
+    let line = refused(&out);
+    assert!(line.contains("--param-xml hourEntryInfo=@FILE"), "{line}");
+
+    let out = sim.bridgectl(&["severa", "call", "GetUserByCod"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = single_line(&out.stderr);
+    assert!(line.contains("did you mean"), "{line}");
+    assert!(line.contains("GetUserByCode"), "{line}");
+
+    assert_eq!(sim.requests().await, Vec::<serde_json::Value>::new());
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_contract_names_returns_the_user() {
+    let sim = Sim::start().await;
+    let out = sim
+        .bridgectl(&["severa", "call", "GetUserByCode", "--param", "userCode=AA"])
+        .await;
+    let user = stdout_json(&out);
+    assert_eq!(user["GUID"], severa_sim::fixture::USER_ALICE_GUID, "{user}");
+    assert_eq!(user["Code"], "AA");
+    assert_eq!(user["Email"], severa_sim::fixture::USER_ALICE_EMAIL);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let requests = sim.requests().await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0]["ignored"],
+        serde_json::json!([]),
+        "{requests:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_members_are_checked_and_a_checked_entity_is_read_whole() {
+    let sim = Sim::start().await;
+    let dir = std::env::temp_dir().join(format!("bridgectl-members-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let swapped = dir.join("swapped.xml");
+    std::fs::write(
+        &swapped,
+        "<e:Quantity>1</e:Quantity><e:EventDate>2026-11-27</e:EventDate>",
+    )
+    .unwrap();
+    let arg = format!("hourEntryInfo=@{}", swapped.display());
+    let out = sim
+        .bridgectl(&["severa", "call", "AddNewHourEntry", "--param-xml", &arg])
+        .await;
+    let line = refused(&out);
+    assert!(
+        line.contains("HourEntry member EventDate is written after Quantity"),
+        "{line}"
+    );
+    assert_eq!(sim.requests().await, Vec::<serde_json::Value>::new());
+
+    // The example the README points at passes the checks, and the service ignores nothing.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hour-entry.xml");
+    let arg = format!("hourEntryInfo=@{example}");
+    let out = sim
+        .bridgectl(&["severa", "call", "AddNewHourEntry", "--param-xml", &arg])
+        .await;
+    let entry = stdout_json(&out);
+    assert_eq!(entry["Quantity"], "2.5", "{entry}");
+    let requests = sim.requests().await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0]["ignored"],
+        serde_json::json!([]),
+        "{requests:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    sim.stop().await;
+}
+
+#[test]
+fn ops_lists_signatures_without_a_key_or_a_call() {
+    // No key, an endpoint nothing listens on: ops never needs either.
+    let out = bridgectl("http://127.0.0.1:9/", None, &["severa", "ops", "user"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l == "IUser.GetUserByCode(userCode: string) -> User"),
+        "{listing}"
+    );
+    assert!(listing.lines().all(|l| l.to_lowercase().contains("user")));
+
+    let out = bridgectl("http://127.0.0.1:9/", None, &["severa", "ops"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout).lines().count(), 256);
+
+    let out = bridgectl(
+        "http://127.0.0.1:9/",
+        None,
+        &[
+            "severa",
+            "ops",
+            "IHourEntry.GetHourEntriesChangedSince",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        stdout_json(&out),
+        serde_json::json!([{
+            "interface": "IHourEntry",
+            "name": "GetHourEntriesChangedSince",
+            "soap_action": "http://soap.severa.com/IHourEntry/GetHourEntriesChangedSince",
+            "params": [{"name": "startDate", "type": "dateTime", "nullable": false}],
+            "returns": "HourEntry[]"
+        }])
+    );
+
+    let out = bridgectl(
+        "http://127.0.0.1:9/",
+        None,
+        &["severa", "ops", "--type", "HourEntry"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let members = text(&out.stdout);
+    assert!(
+        members
+            .lines()
+            .any(|l| l == "  IsBillable: boolean  [non-nullable: read as false when left out]"),
+        "{members}"
+    );
+
+    let out = bridgectl(
+        "http://127.0.0.1:9/",
+        None,
+        &["severa", "ops", "nosuchthing"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(single_line(&out.stderr).starts_with("bridgectl: no operation"));
 }
