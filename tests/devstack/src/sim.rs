@@ -59,6 +59,18 @@ impl SimAdmin {
         }
     }
 
+    /// What the requests logged so far did against Severa's service contract
+    /// ([`severa_sim::admin_client::contract_violations`]): one line per finding.
+    pub async fn contract_violations(&self) -> Result<(usize, Vec<String>)> {
+        let log = severa_sim::admin_client::request_log(&self.http, &self.base)
+            .await
+            .context("severa-sim request log")?;
+        Ok((
+            log.len(),
+            severa_sim::admin_client::contract_violations(&log),
+        ))
+    }
+
     /// The highest sequence number logged so far (0 when none): a step's baseline.
     pub async fn last_seq(&self) -> Result<u64> {
         Ok(self

@@ -70,6 +70,10 @@ pub fn all() -> Vec<Step> {
             name: "The job queue is drained",
             run: queue_settles,
         },
+        Step {
+            name: "Every request Severa received follows its service contract",
+            run: requests_follow_the_contract,
+        },
     ]
 }
 
@@ -863,6 +867,24 @@ fn queue_settles<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFuture<'a> {
                 "{} received, {unsigned} without a valid signature",
                 deliveries.len()
             ),
+        );
+        Ok(())
+    })
+}
+
+/// The simulator judged every request by Severa's contract: nothing it ignored, no parameter
+/// read as its default, no update that reset a member the request left out.
+fn requests_follow_the_contract<'a>(ctx: &'a Ctx, checks: &'a mut Checks) -> StepFuture<'a> {
+    Box::pin(async move {
+        let (requests, violations) = ctx.sim.contract_violations().await?;
+        checks.expect(
+            violations.is_empty() && requests > 0,
+            "no unknown parameter or member, no absent non-nullable parameter, no partial update",
+            if violations.is_empty() {
+                format!("{requests} requests checked")
+            } else {
+                violations.join("; ")
+            },
         );
         Ok(())
     })
