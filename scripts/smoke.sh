@@ -37,6 +37,27 @@ expect "ping reports version, schema version and quota" \
 expect "GetAllInvoiceStatuses lists the seeded statuses" \
   "isinstance(j, list) and len(j) >= 3 and all('Name' in s for s in j)" "$RUN_DIR/statuses.json"
 
+"$bridgectl" severa call GetUserByCode --param userCode=AA >"$RUN_DIR/alice.json"
+expect "GetUserByCode with the contract's parameter userCode finds Alice" \
+  "j['FirstName'] == 'Alice' and j['Code'] == 'AA'" "$RUN_DIR/alice.json"
+
+set +e
+"$bridgectl" severa call GetUserByCode --param code=AA >"$RUN_DIR/refused.out" 2>"$RUN_DIR/refused.err"
+code=$?
+set -e
+if [ "$code" = 1 ] && grep -q "userCode (string); unknown parameter 'code'" "$RUN_DIR/refused.err"; then
+  checks=$((checks + 1)); echo "ok   a parameter name the contract does not have is refused before sending"
+else
+  echo "FAIL call with 'code' should be refused (exit 1), got $code:"; cat "$RUN_DIR/refused.err"; exit 1
+fi
+
+"$bridgectl" severa ops >"$RUN_DIR/ops.txt"
+if [ "$(wc -l <"$RUN_DIR/ops.txt")" = 256 ] && grep -qx "IUser.GetUserByCode(userCode: string) -> User" "$RUN_DIR/ops.txt"; then
+  checks=$((checks + 1)); echo "ok   severa ops lists the contract's 256 operations with their signatures"
+else
+  echo "FAIL severa ops:"; head -5 "$RUN_DIR/ops.txt"; exit 1
+fi
+
 set +e
 SEVERA_API_KEY=wrong-key "$bridgectl" severa ping >"$RUN_DIR/bad.out" 2>"$RUN_DIR/bad.err"
 code=$?

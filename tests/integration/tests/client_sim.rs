@@ -525,7 +525,10 @@ async fn add_user_disable_user_and_duplicate_email() {
         "eve.ek@demo-oy.example"
     );
     let logged = h.last_request().await;
-    assert!(logged["params"].get("sendWelcomeEmail").is_none(), "{logged}");
+    assert!(
+        logged["params"].get("sendWelcomeEmail").is_none(),
+        "{logged}"
+    );
 
     let dup = User {
         email: Some(fixture::USER_ALICE_EMAIL.to_uppercase()),
@@ -1294,5 +1297,115 @@ async fn raw_call_returns_a_generic_tree() {
         .map(|p| p["Name"].as_str().unwrap().to_string())
         .collect();
     assert!(names.contains(&"Implementation".to_string()), "{names:?}");
+    h.stop().await;
+}
+
+/// The calls typed for reconciliation and reference data, each checked against what the
+/// simulator holds and with nothing ignored or defaulted in its request log.
+#[tokio::test]
+async fn reference_and_reconciliation_reads() {
+    let h = Harness::start().await;
+    let c = &h.client;
+    let in_january = c
+        .get_hour_entries_by_date(None, dt("2026-01-12"), dt("2026-01-13"))
+        .await
+        .unwrap()
+        .value;
+    let mut guids: Vec<_> = in_january.iter().filter_map(|e| e.guid.clone()).collect();
+    guids.sort();
+    assert_eq!(
+        guids,
+        [
+            fixture::HOUR_ENTRY_ALICE_1_GUID,
+            fixture::HOUR_ENTRY_ALICE_2_GUID,
+            fixture::HOUR_ENTRY_BOB_1_GUID
+        ]
+    );
+    let alice = c
+        .get_hour_entries_by_date_and_user_guid(
+            None,
+            dt("2026-01-01"),
+            dt("2026-01-31"),
+            fixture::USER_ALICE_GUID,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(alice.len(), 2);
+
+    let case = c
+        .get_case_by_number(fixture::CASE_ERP_NUMBER)
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(case.guid.as_deref(), Some(fixture::CASE_ERP_GUID));
+    assert_eq!(case.case_number, Some(fixture::CASE_ERP_NUMBER));
+
+    let phases = c
+        .get_phases_changed_since(None, dt("2026-01-01"), 0)
+        .await
+        .unwrap()
+        .value;
+    assert!(
+        phases
+            .iter()
+            .any(|p| p.guid.as_deref() == Some(fixture::PHASE_WEBSHOP_DEV_GUID))
+    );
+    let members = c
+        .get_phase_members_by_phase_guid(fixture::PHASE_WEBSHOP_DEV_GUID, true)
+        .await
+        .unwrap()
+        .value;
+    assert!(members.contains(&fixture::USER_ALICE_GUID.to_string()));
+    assert!(members.contains(&fixture::USER_BOB_GUID.to_string()));
+    assert!(!members.contains(&fixture::USER_CAROL_GUID.to_string()));
+    let work_types = c
+        .get_work_types_changed_since(dt("2026-01-01"), 0)
+        .await
+        .unwrap()
+        .value;
+    assert!(
+        work_types
+            .iter()
+            .any(|w| w.guid.as_deref() == Some(fixture::WORKTYPE_DEV_GUID))
+    );
+
+    let account = c
+        .get_account_by_name(fixture::ACCOUNT_NORDIC_NAME)
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(account.guid.as_deref(), Some(fixture::ACCOUNT_NORDIC_GUID));
+    assert_eq!(account.number, Some(fixture::ACCOUNT_NORDIC_NUMBER));
+    let customer = c
+        .get_customer_by_guid(fixture::ACCOUNT_NORDIC_GUID)
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(customer.name.as_deref(), Some(fixture::ACCOUNT_NORDIC_NAME));
+    let company = c
+        .get_company_by_guid(account.company_guid.as_deref().unwrap())
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    let address_guid = company.head_office_address_guid.clone().unwrap();
+    let mut address = c
+        .get_address_by_guid(&address_guid)
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    address.city = Some("Tampere".into());
+    c.update_address(&address).await.unwrap();
+    assert_eq!(h.entity("Address", &address_guid).await["City"], "Tampere");
+
+    for r in h.requests().await {
+        assert_eq!(r["ignored"], json!([]), "{r}");
+        assert_eq!(r["defaulted"], json!([]), "{r}");
+    }
     h.stop().await;
 }
