@@ -7,7 +7,7 @@ help:
 	@echo "make demo   - the whole pipeline locally (moto, severa-sim, functions under cargo lambda): scenario + report"
 	@echo "make dev    - the same local stack left running; endpoints in .run/dev/endpoints.env"
 	@echo "make demo-severa - only the Severa simulator, driven with bridgectl (no AWS parts)"
-	@echo "make test   - fmt check, clippy -D warnings, all tests, end-to-end smoke against severa-sim"
+	@echo "make test   - fmt check, clippy -D warnings, all tests, end-to-end smoke against severa-sim, the demo scenario"
 	@echo "make sim    - run severa-sim on 127.0.0.1:8642 in the foreground"
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"

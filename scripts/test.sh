@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command (`make test`): formatting, lints, every test, and an end-to-end
-# smoke of the built binaries. Installs nothing outside the project; starts what it needs on
+# The README's test command (`make test`): formatting, lints, every test, an end-to-end
+# smoke of the built binaries, and the demo scenario (whose last step checks every request
+# Severa received against its service contract). Installs nothing outside the project; starts what it needs on
 # 127.0.0.1 and stops it by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,11 @@ for bin in severa-sim bridgectl; do
   [ -x "$TARGET_DIR/$bin" ] || { echo "missing $TARGET_DIR/$bin after cargo test" >&2; exit 1; }
 done
 scripts/smoke.sh "$TARGET_DIR" "$RUN_DIR"
+
+step "demo scenario (make demo): the functions under cargo lambda, ending with Severa's request log checked against its contract"
+# The test moto is stopped first: the demo starts and stops its own stack.
+stop_started
+scripts/demo-stack.sh demo
 
 echo
 echo "all checks passed"

@@ -410,7 +410,13 @@ fn entities(contract: &Value) -> String {
                 "{name}: two members map to the field {field}"
             );
             let _ = writeln!(fields, "        {field}: {rty} = {},", lit(member));
-            if !nullable(m) {
+            // Only value types can be non-nullable on the wire: a data-contract member the
+            // extraction marks non-nullable is still a reference WCF reads as null.
+            let value_type = matches!(
+                s(m, "type"),
+                "int" | "long" | "decimal" | "boolean" | "dateTime"
+            );
+            if !nullable(m) && value_type {
                 let _ = writeln!(
                     unset,
                     "        if self.{field}.is_none() {{ out.push({}); }}",
