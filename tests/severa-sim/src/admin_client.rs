@@ -33,34 +33,8 @@ pub enum AdminError {
     },
 }
 
-/// One entry of the request log (`GET /__admin/requests`).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct LoggedRequest {
-    pub seq: u64,
-    /// Sim-clock time, UTC (`2026-11-29T10:00:00Z`).
-    pub at: String,
-    /// Service contract (`IHourEntry`), when the operation was resolved.
-    pub interface: Option<String>,
-    pub operation: Option<String>,
-    pub soap_action: Option<String>,
-    /// The authenticated user (never the key).
-    pub user_guid: Option<String>,
-    pub http_status: Option<u16>,
-    /// Fault detail type (`ValidationException`).
-    pub fault: Option<String>,
-    /// Injected fault kind (`http503`, …).
-    pub injected: Option<String>,
-    /// The parameters as sent, as generic JSON.
-    pub params: Json,
-    /// Elements the service skipped, as Severa's WCF service does silently: parameters by
-    /// name (`code`), entity members as `param.Member` (`hourEntryInfo.InvoiceNumber`) —
-    /// unknown or wrongly cased names, a wrong namespace, out of contract order, repeated.
-    pub ignored: Vec<String>,
-    /// Absent non-nullable parameters (`endDate`) and entity members
-    /// (`hourEntryInfo.IsBillable`) that the call read as their default (false / 0 /
-    /// 0001-01-01T00:00:00) and used.
-    pub defaulted: Vec<String>,
-}
+/// One entry of the request log (`GET /__admin/requests`): the simulator's own log type.
+pub use crate::state::{InjectKind, LogEntry as LoggedRequest};
 
 /// The request log, typed.
 pub async fn request_log(

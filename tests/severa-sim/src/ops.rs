@@ -43,6 +43,11 @@ impl<'a> Ctx<'a> {
     fn entity(&self, param: &str) -> Option<&'a Input> {
         self.args.entity(param)
     }
+    /// An entity parameter the operation cannot do without (absent or nil: a validation fault).
+    fn required_entity(&self, param: &str) -> Result<&'a Input, Fault> {
+        self.entity(param)
+            .ok_or_else(|| Fault::validation(format!("{param} is mandatory")))
+    }
 }
 
 /// An operation's behaviour.
@@ -181,9 +186,7 @@ pub fn handler(operation: &str) -> Option<Handler> {
         "UpdateAddress" => update_address,
         // IContact
         "AddNewContact" => |cx| {
-            let input = cx
-                .entity("contactInfo")
-                .ok_or_else(|| Fault::validation("contactInfo is mandatory"))?;
+            let input = cx.required_entity("contactInfo")?;
             let guid = add_contact(
                 cx.org,
                 cx.now,
@@ -559,9 +562,7 @@ fn write_hour_entry(
 }
 
 fn add_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("hourEntryInfo")
-        .ok_or_else(|| Fault::validation("hourEntryInfo is mandatory"))?;
+    let input = cx.required_entity("hourEntryInfo")?;
     let mut fields = write_hour_entry(cx.org, input, Fields::new(), &mut cx.defaulted)?;
     let guid = cx.org.new_guid(Kind::HourEntry);
     set(&mut fields, "GUID", guid.as_str());
@@ -570,9 +571,7 @@ fn add_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 }
 
 fn update_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("hourEntryInfo")
-        .ok_or_else(|| Fault::validation("hourEntryInfo is mandatory"))?;
+    let input = cx.required_entity("hourEntryInfo")?;
     let guid = guid_of(input)?;
     let existing = cx
         .org
@@ -670,9 +669,7 @@ fn hour_entries_by_date(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 // users
 
 fn add_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("userInfo")
-        .ok_or_else(|| Fault::validation("userInfo is mandatory"))?;
+    let input = cx.required_entity("userInfo")?;
     missing_members(
         &input.fields,
         &["BusinessUnitGUID", "FirstName", "LastName", "Email"],
@@ -854,9 +851,7 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
 }
 
 fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("caseInfo")
-        .ok_or_else(|| Fault::validation("caseInfo is mandatory"))?;
+    let input = cx.required_entity("caseInfo")?;
     case_mandatory(&input.fields)?;
     let mut fields = Fields::new();
     model::apply(
@@ -906,9 +901,7 @@ fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 }
 
 fn update_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("caseInfo")
-        .ok_or_else(|| Fault::validation("caseInfo is mandatory"))?;
+    let input = cx.required_entity("caseInfo")?;
     let guid = guid_of(input)?;
     let existing = cx
         .org
@@ -970,9 +963,7 @@ fn phases_by_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 }
 
 fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("phaseInfo")
-        .ok_or_else(|| Fault::validation("phaseInfo is mandatory"))?;
+    let input = cx.required_entity("phaseInfo")?;
     missing_members(&input.fields, &["CaseGUID", "ParentPhaseGUID", "Name"])?;
     let case_guid = non_empty(&input.fields, "CaseGUID")
         .unwrap_or_default()
@@ -1393,9 +1384,7 @@ fn add_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 /// UpdateAccount(accountInfo, companyInfo): the account by its GUID, and its company when
 /// `companyInfo` is given. IsActive is writable here (and reads as `false` when left out).
 fn update_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("accountInfo")
-        .ok_or_else(|| Fault::validation("accountInfo is mandatory"))?;
+    let input = cx.required_entity("accountInfo")?;
     let guid = guid_of(input)?;
     let existing = cx
         .org
@@ -1621,9 +1610,7 @@ fn update_contact_fields(
 }
 
 fn update_contact(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("contactInfo")
-        .ok_or_else(|| Fault::validation("contactInfo is mandatory"))?;
+    let input = cx.required_entity("contactInfo")?;
     let guid = guid_of(input)?;
     update_contact_fields(
         cx.org,
@@ -1639,9 +1626,7 @@ fn update_contact(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 /// AddNewAddress(addressInfo): an address of an existing company (CompanyGUID mandatory); the
 /// company's first address becomes its head office.
 fn add_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("addressInfo")
-        .ok_or_else(|| Fault::validation("addressInfo is mandatory"))?;
+    let input = cx.required_entity("addressInfo")?;
     let company_guid = non_empty(&input.fields, "CompanyGUID")
         .map(str::to_string)
         .ok_or_else(|| Fault::validation("Mandatory member(s) missing: CompanyGUID"))?;
@@ -1673,9 +1658,7 @@ fn add_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 
 /// UpdateAddress(addressInfo): the whole address by GUID (non-nullable flags left out reset).
 fn update_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
-    let input = cx
-        .entity("addressInfo")
-        .ok_or_else(|| Fault::validation("addressInfo is mandatory"))?;
+    let input = cx.required_entity("addressInfo")?;
     let guid = guid_of(input)?;
     let existing = cx
         .org
