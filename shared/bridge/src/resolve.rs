@@ -162,6 +162,21 @@ impl Resolver {
     }
 
     /// The worker created a user: likewise for the user list (lookups by e-mail).
+    /// Forgets every cached lookup, so the next resolution reads Severa afresh (a retry of a
+    /// reference miss must not be answered from the cache that missed).
+    pub fn forget_all(&self) {
+        self.user_by_code.clear();
+        self.user_exists.clear();
+        self.all_users.clear();
+        self.case_by_guid.clear();
+        self.case_by_number.clear();
+        self.phases.clear();
+        self.work_types.clear();
+        self.account_by_number.clear();
+        self.account_exists.clear();
+        self.all_accounts.clear();
+    }
+
     pub fn user_changed(&self) {
         self.all_users.clear();
     }

@@ -151,7 +151,14 @@ async fn mixed_batch_reports_only_the_transient_record() {
         )
         .await;
     let response = h.handle_and_finish(records.clone()).await;
-    assert_eq!(failed_ids(&response), vec![id_of(&records[4])]);
+    // The transient record and the first miss of a reference are retried; the rest settle.
+    let mut retried = vec![id_of(&records[2]), id_of(&records[4])];
+    retried.sort();
+    assert_eq!(failed_ids(&response), retried);
+    // Delivered again after its back-off, the unknown user is looked up afresh and still
+    // missing: now it is permanent.
+    let again = h.handle_and_finish(vec![redelivered(&records[2])]).await;
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
 
     // The good one was applied.
     assert!(
@@ -185,12 +192,13 @@ async fn mixed_batch_reports_only_the_transient_record() {
     assert_eq!(dlq_attr(m, "correlation_id"), "wh-j-unknown");
     assert_eq!(dlq_attr(m, "source"), "toggl");
     assert_eq!(dlq_attr(m, "kind"), "hour_entry.upsert");
+    assert_eq!(dlq_attr(m, "attempts"), "2");
     let m = by_body(&not_member);
     assert_eq!(dlq_attr(m, "error_type"), "ValidationException");
     assert!(dlq_attr(m, "error_message").contains("not a member"));
 
     // Received with a 1 s visibility: after it, only a changed visibility keeps the transient
-    // record hidden, and the permanent ones were deleted.
+    // record hidden, and the permanent ones (the unknown user now too) were deleted.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(h.visible_jobs().await.is_empty());
     let attrs = h
@@ -337,8 +345,15 @@ async fn unknown_reference_is_dead_lettered_and_unknown_delete_is_a_no_op() {
             30,
         )
         .await;
-    let response = h.handle_and_finish(records).await;
-    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let response = h.handle_and_finish(records.clone()).await;
+    assert_eq!(
+        failed_ids(&response),
+        vec![id_of(&records[0])],
+        "a first miss is retried"
+    );
+    assert!(h.dlq_messages().await.is_empty());
+    let again = h.handle_and_finish(vec![redelivered(&records[0])]).await;
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
     let dlq = h.dlq_messages().await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].body.as_deref(), Some(unknown_phase.as_str()));
@@ -354,6 +369,98 @@ async fn unknown_reference_is_dead_lettered_and_unknown_delete_is_a_no_op() {
     assert_eq!(
         h.table.claim("j-del", deadline()).await.unwrap(),
         bridge::ports::Claim::Completed { severa_guid: None }
+    );
+    h.stop().await;
+}
+
+/// A user created in Severa seconds before their first hours: the worker's cached user list
+/// (younger than the miss-refresh age) misses them. The miss is retried, and the retry reads
+/// Severa afresh and applies the hours — nothing is dead-lettered.
+#[tokio::test]
+async fn a_user_created_seconds_ago_is_found_on_the_retry() {
+    let h = Harness::start().await;
+    let by_email = |job_id: &str, external_id: &str, email: &str| {
+        job(
+            job_id,
+            external_id,
+            "hour_entry.upsert",
+            json!({"user": {"email": email}, "case": {"number": 1}, "phase": {"name": "Development"},
+                   "event_date": "2026-01-20", "hours": "1"}),
+        )
+    };
+    // Fills the worker's user list.
+    let first = h
+        .enqueue(&[by_email("j-a", "te-a", fixture::USER_ALICE_EMAIL)], 30)
+        .await;
+    assert!(
+        h.handle_and_finish(first)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
+    // A person adds a user in Severa (and makes them a member of the case's phase).
+    let client = severa::SeveraClient::new(
+        severa::SeveraConfig::with_endpoint(&h.sim.endpoint()),
+        severa::ApiKey::new(severa_sim::DEFAULT_API_KEY),
+    )
+    .unwrap();
+    let newbie = client
+        .add_new_user(&severa::entities::User {
+            first_name: Some("New".into()),
+            last_name: Some("Comer".into()),
+            email: Some("new.comer@demo-oy.example".into()),
+            business_unit_guid: Some(fixture::BUSINESS_UNIT_GUID.into()),
+            is_active: Some(true),
+            send_daily_mail: Some(false),
+            send_weekly_mail: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .value;
+    let mut members = client
+        .get_phase_members_by_phase_guid(fixture::PHASE_WEBSHOP_DEV_GUID, false)
+        .await
+        .unwrap()
+        .value;
+    members.push(newbie.guid.clone().unwrap());
+    client
+        .call_raw(
+            "IPhaseMember",
+            "SetPhaseMemberListForPhase",
+            vec![
+                severa::Param::new("phaseGUID", fixture::PHASE_WEBSHOP_DEV_GUID).unwrap(),
+                severa::Param::new("userGUIDs", &members).unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+
+    let records = h
+        .enqueue(
+            &[by_email("j-new", "te-new", "new.comer@demo-oy.example")],
+            30,
+        )
+        .await;
+    let response = h.handle_and_finish(records.clone()).await;
+    assert_eq!(
+        failed_ids(&response),
+        vec![id_of(&records[0])],
+        "missed in the cached list: retried"
+    );
+    assert!(h.dlq_messages().await.is_empty());
+    let again = h.handle_and_finish(vec![redelivered(&records[0])]).await;
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
+    assert!(h.dlq_messages().await.is_empty(), "nothing dead-lettered");
+    let entries = h.entities("HourEntry").await;
+    assert_eq!(
+        entries
+            .values()
+            .filter(|e| e["UserGUID"] == newbie.guid.as_deref().unwrap())
+            .count(),
+        1,
+        "the new user's hours applied once"
     );
     h.stop().await;
 }

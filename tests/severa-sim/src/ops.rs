@@ -145,6 +145,7 @@ pub fn handler(operation: &str) -> Option<Handler> {
             })
         },
         "GetPhaseMembersByPhaseGUID" => phase_members,
+        "SetPhaseMemberListForPhase" => set_phase_members,
         // IWorkType
         "GetWorkTypesByPhaseGUID" => work_types_by_phase,
         "GetAllWorkTypes" => |cx| Ok(list(cx.org, Kind::WorkType, |_| true)),
@@ -1066,6 +1067,20 @@ fn phase_members(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         .filter(|u| !only_active || org.get(Kind::User, u).is_some_and(|r| r.flag("IsActive")))
         .collect();
     Ok(Reply::Strings(members))
+}
+
+/// SetPhaseMemberListForPhase(phaseGUID, userGUIDs): the phase's own member list, replaced.
+fn set_phase_members(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
+    let guid = cx.text("phaseGUID").unwrap_or_default();
+    if cx.org.get(Kind::Phase, &guid).is_none() {
+        return Err(Fault::not_found(format!("Phase {guid} was not found")));
+    }
+    let users = cx.args.strings("userGUIDs").unwrap_or_default();
+    if let Some(unknown) = users.iter().find(|u| cx.org.get(Kind::User, u).is_none()) {
+        return Err(Fault::not_found(format!("User {unknown} was not found")));
+    }
+    cx.org.phase_members.insert(guid, users);
+    Ok(Reply::Bool(true))
 }
 
 fn work_types_by_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {

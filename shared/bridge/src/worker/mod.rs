@@ -391,10 +391,12 @@ impl Inner {
         }
 
         let severa_started = Instant::now();
-        let result = match tokio::time::timeout(budget, self.apply_with_key(&job)).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(deadline_error()),
-        };
+        let attempt = meta.receive_count;
+        let result =
+            match tokio::time::timeout(budget, self.apply_rereading_misses(&job, attempt)).await {
+                Ok(result) => result,
+                Err(_elapsed) => Err(deadline_error()),
+            };
         self.record_severa(severa_started.elapsed());
         match result {
             Ok(applied) => {
@@ -423,6 +425,21 @@ impl Inner {
                 self.log(&meta, outcome, None, started, Some(&err));
                 outcome
             }
+        }
+    }
+
+    /// A reference miss (a user, case or account Severa does not have) may be a record created
+    /// there seconds ago and not yet in a cached list. The first miss is retried after a
+    /// back-off ([`Self::settle_failure`]); a later attempt that misses re-reads Severa with
+    /// every cache forgotten, and only a miss then is final. Resolution happens before any
+    /// write, so applying again is safe.
+    async fn apply_rereading_misses(&self, job: &Job, attempt: u32) -> Result<Applied, JobError> {
+        match self.apply_with_key(job).await {
+            Err(JobError::Unresolved { .. }) if attempt > 1 => {
+                self.resolver.forget_all();
+                self.apply_with_key(job).await
+            }
+            other => other,
         }
     }
 
@@ -461,7 +478,9 @@ impl Inner {
         err: &JobError,
     ) -> Outcome {
         let exhausted = meta.receive_count >= self.settings.max_attempts;
-        if err.is_retryable() && !exhausted {
+        // A first reference miss waits for a re-read (see `apply_rereading_misses`).
+        let fresh_miss = matches!(err, JobError::Unresolved { .. }) && meta.receive_count <= 1;
+        if (err.is_retryable() || fresh_miss) && !exhausted {
             self.retry_later(meta, receipt).await;
             return Outcome::Retry;
         }
