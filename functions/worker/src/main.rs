@@ -76,7 +76,8 @@ async fn main() -> Result<(), Error> {
         queue: Arc::new(SqsQueue::from_config(&sdk, &config.job_queue_url)),
         dlq: Arc::new(SqsQueue::from_config(&sdk, &config.dlq_url)),
         idempotency: table.clone(),
-        id_map: table,
+        id_map: table.clone(),
+        records: table,
         secrets,
     };
     let severa = SeveraSettings {

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bridge::ports::{
     Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError,
-    ReceivedMessages, SecretSource,
+    ReceivedMessages, RecordLock, RecordLocks, RecordVersion, SecretSource,
 };
 use bridge::secrets::SecretCache;
 use bridge::worker::{SeveraSettings, Worker, WorkerPorts, WorkerSettings};
@@ -146,6 +146,14 @@ impl Drop for SimProcess {
 struct MemoryTable {
     claims: Mutex<HashMap<String, Claim>>,
     ids: Mutex<HashMap<ExternalKey, String>>,
+    records: Mutex<HashMap<ExternalKey, MemoryRecord>>,
+}
+
+/// A record's lock (owner, end) and the version applied last.
+#[derive(Default)]
+struct MemoryRecord {
+    lock: Option<(String, DateTime<Utc>)>,
+    last: Option<RecordVersion>,
 }
 
 #[async_trait]
@@ -207,6 +215,48 @@ impl IdMap for MemoryTable {
     }
     async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
         self.ids.lock().expect("ids").remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RecordLocks for MemoryTable {
+    async fn lock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<RecordLock, PortError> {
+        let mut records = self.records.lock().expect("records");
+        let entry = records.entry(key.clone()).or_default();
+        match &entry.lock {
+            Some((holder, end)) if holder != owner && *end > Utc::now() => {
+                Ok(RecordLock::Held { until: *end })
+            }
+            _ => {
+                entry.lock = Some((owner.to_string(), until));
+                Ok(RecordLock::Acquired { last: entry.last })
+            }
+        }
+    }
+    async fn unlock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        applied: Option<RecordVersion>,
+    ) -> Result<(), PortError> {
+        let mut records = self.records.lock().expect("records");
+        if let Some(entry) = records.get_mut(key)
+            && entry
+                .lock
+                .as_ref()
+                .is_some_and(|(holder, _)| holder == owner)
+        {
+            entry.lock = None;
+            if applied.is_some() {
+                entry.last = applied;
+            }
+        }
         Ok(())
     }
 }
@@ -383,6 +433,7 @@ async fn worker_run(
         dlq: queues.clone(),
         idempotency: table.clone(),
         id_map: table.clone(),
+        records: table.clone(),
         secrets: Arc::new(SecretCache::new(
             Arc::new(StaticKey),
             bridge::secrets::DEFAULT_TTL,

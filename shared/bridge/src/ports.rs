@@ -74,6 +74,45 @@ pub trait IdempotencyStore: Send + Sync {
     async fn first_sighting(&self, key: &str, ttl: Duration) -> Result<bool, PortError>;
 }
 
+/// The last event applied to one record of the other software (see [`RecordLocks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordVersion {
+    /// The event's `occurred_at`, to the millisecond.
+    pub occurred_at: DateTime<Utc>,
+    /// A delete: a tombstone an older upsert cannot bring back.
+    pub deleted: bool,
+}
+
+/// Outcome of taking a record's writer lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordLock {
+    /// Ours until the lock's end; the version applied last, if any.
+    Acquired { last: Option<RecordVersion> },
+    /// Another job of the same record holds it until `until`.
+    Held { until: DateTime<Utc> },
+}
+
+/// One writer per record, in event order: jobs for the same (source, entity, external id) take
+/// a lock before they touch Severa, and leave the version they applied when they let go.
+#[async_trait]
+pub trait RecordLocks: Send + Sync {
+    /// Takes the record's lock for `owner` (a job id) until `until`, unless another owner holds
+    /// an unexpired one.
+    async fn lock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<RecordLock, PortError>;
+    /// Lets go of `owner`'s lock, recording `applied` as the record's version when given.
+    async fn unlock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        applied: Option<RecordVersion>,
+    ) -> Result<(), PortError>;
+}
+
 /// The other software's record, as the key of the id map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExternalKey {

@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
 use bridge::ports::{
     Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, ReceivedMessages,
-    SecretSource,
+    RecordLock, RecordLocks, RecordVersion, SecretSource,
 };
 use chrono::{Duration as ChronoDuration, Utc};
 use secrecy::ExposeSecret;
@@ -398,6 +398,58 @@ async fn id_map_record_lookup_forget() {
     table.forget(&key).await.unwrap();
     assert_eq!(table.lookup(&key).await.unwrap(), None);
     table.forget(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
+    let config = sdk().await;
+    let table = new_table(&config).await;
+    let key = ext("toggl", "hour_entry", "te-1");
+    let soon = Utc::now() + ChronoDuration::seconds(60);
+    assert_eq!(
+        table.lock(&key, "job-a", soon).await.unwrap(),
+        RecordLock::Acquired { last: None }
+    );
+    // Another job waits; the owner may take it again (a redelivery of the same job).
+    assert!(matches!(
+        table.lock(&key, "job-b", soon).await.unwrap(),
+        RecordLock::Held { until } if until >= soon - ChronoDuration::seconds(1)
+    ));
+    assert!(matches!(
+        table.lock(&key, "job-a", soon).await.unwrap(),
+        RecordLock::Acquired { .. }
+    ));
+    let version = RecordVersion {
+        occurred_at: "2026-01-20T10:05:00.123Z".parse().unwrap(),
+        deleted: true,
+    };
+    // Only the owner's unlock counts.
+    table.unlock(&key, "job-b", None).await.unwrap();
+    assert!(matches!(
+        table.lock(&key, "job-b", soon).await.unwrap(),
+        RecordLock::Held { .. }
+    ));
+    table.unlock(&key, "job-a", Some(version)).await.unwrap();
+    assert_eq!(
+        table.lock(&key, "job-b", soon).await.unwrap(),
+        RecordLock::Acquired {
+            last: Some(version)
+        }
+    );
+    // Let go without a version: the last one stays.
+    table.unlock(&key, "job-b", None).await.unwrap();
+    // An expired lock is taken over.
+    let past = Utc::now() - ChronoDuration::seconds(5);
+    assert!(matches!(
+        table.lock(&key, "job-c", past).await.unwrap(),
+        RecordLock::Acquired { last: Some(v) } if v == version
+    ));
+    assert!(matches!(
+        table.lock(&key, "job-d", soon).await.unwrap(),
+        RecordLock::Acquired { .. }
+    ));
+    // The id map of the same record is a different item.
+    assert_eq!(table.lookup(&key).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -401,7 +401,7 @@ async fn a_user_created_seconds_ago_is_found_on_the_retry() {
 
     // A person adds a user in Severa (and makes them a member of the case's phase).
     let client = severa::SeveraClient::new(
-        severa::SeveraConfig::with_endpoint(&h.sim.endpoint()),
+        severa::SeveraConfig::with_endpoint(h.sim.endpoint()),
         severa::ApiKey::new(severa_sim::DEFAULT_API_KEY),
     )
     .unwrap();
@@ -636,5 +636,141 @@ async fn a_panicking_record_fails_alone() {
         h.table.claim("j-boom", deadline()).await.unwrap(),
         bridge::ports::Claim::Acquired
     );
+    h.stop().await;
+}
+
+/// A job of one Toggl entry (`te-order`) that occurred at `at` with `hours`.
+fn hours_at(job_id: &str, at: &str, quantity: &str) -> String {
+    let mut job: serde_json::Value =
+        serde_json::from_str(&hours(job_id, "te-order", quantity)).unwrap();
+    job["occurred_at"] = json!(at);
+    job.to_string()
+}
+
+fn delete_at(job_id: &str, at: &str) -> String {
+    let mut job: serde_json::Value =
+        serde_json::from_str(&delete_hours(job_id, "te-order")).unwrap();
+    job["occurred_at"] = json!(at);
+    job.to_string()
+}
+
+/// Handles the records, then redelivers what was reported failed until nothing is (as the
+/// event source mapping would after the back-offs).
+async fn settle(h: &Harness, records: Vec<aws_lambda_events::event::sqs::SqsMessage>) {
+    let mut pending = records;
+    for _ in 0..5 {
+        let response = h.handle_and_finish(pending.clone()).await;
+        let failed = failed_ids(&response);
+        if failed.is_empty() {
+            return;
+        }
+        pending = pending
+            .iter()
+            .filter(|r| failed.contains(&id_of(r)))
+            .map(redelivered)
+            .collect();
+    }
+    panic!("records still failing after 5 deliveries");
+}
+
+async fn order_entries(h: &Harness) -> Vec<serde_json::Value> {
+    h.entities("HourEntry")
+        .await
+        .values()
+        .filter(|e| e["Description"] == "worker test")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn two_upserts_of_one_record_in_one_batch_end_as_one_entry_with_the_newer_values() {
+    let h = Harness::start().await;
+    let records = h
+        .enqueue(
+            &[
+                hours_at("j-new", "2026-01-20T10:05:00Z", "3"),
+                hours_at("j-old", "2026-01-20T10:00:00Z", "1"),
+            ],
+            30,
+        )
+        .await;
+    settle(&h, records).await;
+    let entries = order_entries(&h).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["Quantity"], "3", "the newer event wins");
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 1);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_older_event_after_a_newer_one_is_stale() {
+    let h = Harness::start().await;
+    let newer = h
+        .enqueue(&[hours_at("j-new", "2026-01-20T10:05:00Z", "3")], 30)
+        .await;
+    settle(&h, newer).await;
+    let older = h
+        .enqueue(&[hours_at("j-old", "2026-01-20T10:00:00Z", "1")], 30)
+        .await;
+    settle(&h, older).await;
+    let entries = order_entries(&h).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["Quantity"], "3");
+    assert!(
+        h.calls("UpdateHourEntry").await.is_empty(),
+        "the stale job wrote nothing"
+    );
+    // Completed: delivered again, it is a duplicate.
+    assert!(matches!(
+        h.table.claim("j-old", deadline()).await.unwrap(),
+        bridge::ports::Claim::Completed { .. }
+    ));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_leaves_a_tombstone_an_older_upsert_cannot_undo() {
+    let h = Harness::start().await;
+    let steps = [
+        hours_at("j-create", "2026-01-20T10:00:00Z", "1"),
+        delete_at("j-delete", "2026-01-20T10:10:00Z"),
+        // A late, older edit (sent before the delete, delivered after it).
+        hours_at("j-late-edit", "2026-01-20T10:05:00Z", "2"),
+    ];
+    for body in steps {
+        let records = h.enqueue(&[body], 30).await;
+        settle(&h, records).await;
+    }
+    assert!(
+        order_entries(&h).await.is_empty(),
+        "the entry stays deleted"
+    );
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 1);
+
+    // A newer upsert after the delete creates the entry again (the rule in the README).
+    let records = h
+        .enqueue(&[hours_at("j-again", "2026-01-20T10:20:00Z", "4")], 30)
+        .await;
+    settle(&h, records).await;
+    let entries = order_entries(&h).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["Quantity"], "4");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_that_arrives_before_its_create_keeps_the_entry_away() {
+    let h = Harness::start().await;
+    let records = h
+        .enqueue(&[delete_at("j-delete", "2026-01-20T10:10:00Z")], 30)
+        .await;
+    settle(&h, records).await;
+    let records = h
+        .enqueue(&[hours_at("j-create", "2026-01-20T10:00:00Z", "1")], 30)
+        .await;
+    settle(&h, records).await;
+    assert!(order_entries(&h).await.is_empty());
+    assert!(h.calls("AddNewHourEntry").await.is_empty());
     h.stop().await;
 }

@@ -5,6 +5,9 @@
 //!   progress), `severa_guid` (when completed), `expires_at` (epoch s, the table's TTL attribute).
 //! - `webhook#<key>`: `first_seen_at`, `expires_at`.
 //! - `map#<source>#<entity>#<external_id>`: `severa_guid` (no expiry).
+//! - `rec#<source>#<entity>#<external_id>`: the record's writer lock (`lock_owner`,
+//!   `lock_until`) and the last event applied to it (`applied_at`, epoch ms; `deleted`); no
+//!   expiry, like the id map, so a tombstone outlives every late delivery.
 //! - `sync#…`: the scheduler's cursor, lease, schema version and enqueued markers (see
 //!   `sync_state.rs`).
 //!
@@ -13,11 +16,14 @@
 //! `expires_at` has passed as absent.
 
 use super::error::{build_error, sdk_error};
-use crate::ports::{Claim, ExternalKey, IdMap, IdempotencyStore, PortError};
+use crate::ports::{
+    Claim, ExternalKey, IdMap, IdempotencyStore, PortError, RecordLock, RecordLocks, RecordVersion,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus,
 };
@@ -65,6 +71,15 @@ fn webhook_pk(key: &str) -> String {
 fn map_pk(key: &ExternalKey) -> String {
     format!(
         "map#{}#{}#{}",
+        escape(&key.source),
+        escape(&key.entity),
+        escape(&key.external_id)
+    )
+}
+
+fn record_pk(key: &ExternalKey) -> String {
+    format!(
+        "rec#{}#{}#{}",
         escape(&key.source),
         escape(&key.entity),
         escape(&key.external_id)
@@ -434,6 +449,118 @@ impl IdMap for DynamoTable {
             .await
             .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;
         Ok(())
+    }
+}
+
+fn record_version(item: &Item) -> Option<RecordVersion> {
+    let at = number(item, "applied_at")?;
+    Some(RecordVersion {
+        occurred_at: DateTime::from_timestamp_millis(at)?,
+        deleted: item
+            .get("deleted")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+    })
+}
+
+#[async_trait]
+impl RecordLocks for DynamoTable {
+    async fn lock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<RecordLock, PortError> {
+        const ACTION: &str = "UpdateItem";
+        let pk = record_pk(key);
+        let now = Utc::now().timestamp();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(&pk))
+            .update_expression(
+                "SET lock_owner = :owner, lock_until = :until, #source = :source, \
+                 entity = :entity, external_id = :external_id",
+            )
+            .condition_expression(
+                "attribute_not_exists(lock_until) OR lock_until < :now OR lock_owner = :owner",
+            )
+            .expression_attribute_names("#source", "source")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(ceil_secs(until)))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":source", s(&key.source))
+            .expression_attribute_values(":entity", s(&key.entity))
+            .expression_attribute_values(":external_id", s(&key.external_id))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(RecordLock::Acquired {
+                last: out.attributes.as_ref().and_then(record_version),
+            }),
+            Err(err) => {
+                let old = match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+                    _ => return Err(sdk_error(SERVICE, ACTION, &self.target(), &err, true)),
+                };
+                let old = match old {
+                    Some(item) => Some(item),
+                    None => self.get(&pk, "GetItem").await?,
+                };
+                let until = old
+                    .as_ref()
+                    .and_then(|item| number(item, LOCK_UNTIL))
+                    .and_then(|t| DateTime::from_timestamp(t, 0))
+                    .unwrap_or_else(Utc::now);
+                Ok(RecordLock::Held { until })
+            }
+        }
+    }
+
+    async fn unlock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        applied: Option<RecordVersion>,
+    ) -> Result<(), PortError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(&record_pk(key)))
+            .condition_expression("lock_owner = :owner")
+            .expression_attribute_values(":owner", s(owner));
+        request = match applied {
+            Some(version) => request
+                .update_expression(
+                    "SET applied_at = :at, deleted = :deleted REMOVE lock_owner, lock_until",
+                )
+                .expression_attribute_values(":at", n(version.occurred_at.timestamp_millis()))
+                .expression_attribute_values(":deleted", AttributeValue::Bool(version.deleted)),
+            None => request.update_expression("REMOVE lock_owner, lock_until"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                // Our lock ended and another job took the record: its version stands.
+                tracing::warn!(
+                    source = %key.source,
+                    entity = %key.entity,
+                    external_id = %key.external_id,
+                    owner,
+                    "the record's lock had passed to another job before it was let go"
+                );
+                Ok(())
+            }
+            Err(e) => Err(sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true)),
+        }
     }
 }
 

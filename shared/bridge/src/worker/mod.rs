@@ -5,14 +5,17 @@
 //! 1. parse ([`Job::from_json`]); malformed → DLQ at once;
 //! 2. claim the job id in the idempotency store until the invocation deadline
 //!    (`Completed` → duplicate, nothing to do; `InProgress` → retry after the other lock ends);
-//! 3. apply it through the typed Severa client (key from the secret cache; one forced re-read
+//! 3. take the record's writer lock (one job per external record at a time) and skip the job
+//!    as `stale` when a newer event of the record was applied already (a delete leaves a
+//!    tombstone an older upsert cannot undo);
+//! 4. apply it through the typed Severa client (key from the secret cache; one forced re-read
 //!    and one retry on an authentication fault);
-//! 4. settle: success → `complete`; retryable ([`JobError::is_retryable`]) → `batchItemFailures`
+//! 5. settle: success → `complete`; retryable ([`JobError::is_retryable`]) → `batchItemFailures`
 //!    plus a back-off visibility; permanent → DLQ with the reason in message attributes, then
 //!    deleted from the main queue.
 //!
-//! One JSON log line per job outcome (`outcome` = applied | duplicate | skipped | retry |
-//! dead_lettered). Secret values are never logged: the key is an `ApiKey`, which redacts.
+//! One JSON log line per job outcome (`outcome` = applied | duplicate | skipped | stale |
+//! retry | dead_lettered). Secret values are never logged: the key is an `ApiKey`, which redacts.
 
 mod apply;
 pub mod backoff;
@@ -24,10 +27,12 @@ pub use deliver::{Outbound, delivery_body};
 pub use severa_key::SeveraSettings;
 
 use crate::error::JobError;
+use crate::job::Action;
 use crate::job::Job;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::{
-    Claim, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError, ReceivedMessages,
+    Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError,
+    ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
 };
 use crate::resolve::Resolver;
 use crate::secrets::SecretCache;
@@ -106,6 +111,8 @@ pub struct WorkerPorts {
     pub dlq: Arc<dyn MessageSink>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub id_map: Arc<dyn IdMap>,
+    /// One writer per external record, in event order.
+    pub records: Arc<dyn RecordLocks>,
     /// Holds the Severa key (TTL, serve-stale, single-flight refresh).
     pub secrets: Arc<SecretCache>,
 }
@@ -115,6 +122,7 @@ pub(crate) struct Inner {
     dlq: Arc<dyn MessageSink>,
     idempotency: Arc<dyn IdempotencyStore>,
     id_map: Arc<dyn IdMap>,
+    records: Arc<dyn RecordLocks>,
     severa: severa_key::SeveraAccess,
     resolver: Resolver,
     settings: WorkerSettings,
@@ -135,6 +143,8 @@ enum Outcome {
     Applied,
     Duplicate,
     Skipped,
+    /// An event older than the one last applied to its record: nothing done.
+    Stale,
     Retry,
     DeadLettered,
 }
@@ -145,6 +155,7 @@ impl Outcome {
             Self::Applied => "applied",
             Self::Duplicate => "duplicate",
             Self::Skipped => "skipped",
+            Self::Stale => "stale",
             Self::Retry => "retry",
             Self::DeadLettered => "dead_lettered",
         }
@@ -263,6 +274,7 @@ impl Worker {
                 dlq: ports.dlq,
                 idempotency: ports.idempotency,
                 id_map: ports.id_map,
+                records: ports.records,
                 severa: severa_key::SeveraAccess::new(ports.secrets, severa),
                 resolver: Resolver::new(settings.resolve_ttl),
                 settings,
@@ -390,6 +402,16 @@ impl Inner {
             }
         }
 
+        let record = record_key(&job);
+        if let Some(key) = &record {
+            if let Some(outcome) = self
+                .take_record(&job, key, &meta, receipt, body, deadline, started)
+                .await
+            {
+                return outcome;
+            }
+        }
+
         let severa_started = Instant::now();
         let attempt = meta.receive_count;
         let result =
@@ -400,6 +422,13 @@ impl Inner {
         self.record_severa(severa_started.elapsed());
         match result {
             Ok(applied) => {
+                if let Some(key) = &record {
+                    let version = RecordVersion {
+                        occurred_at: job.occurred_at,
+                        deleted: matches!(job.action, Action::HourEntryDelete(_)),
+                    };
+                    self.let_go(key, &job.job_id, Some(version)).await;
+                }
                 let guid = applied.guid.as_deref();
                 if let Err(e) = self
                     .idempotency
@@ -418,13 +447,99 @@ impl Inner {
                 outcome
             }
             Err(err) => {
-                if let Err(e) = self.idempotency.release(&job.job_id).await {
-                    tracing::warn!(job_id = %job.job_id, error = %e, "could not release the job's claim; it frees itself at the deadline");
+                if let Some(key) = &record {
+                    self.let_go(key, &job.job_id, None).await;
                 }
+                self.release_claim(&job.job_id).await;
                 let outcome = self.settle_failure(&meta, receipt, body, &err).await;
                 self.log(&meta, outcome, None, started, Some(&err));
                 outcome
             }
+        }
+    }
+
+    /// Takes the job's record lock. `None`: go on and apply. `Some(outcome)`: the job is settled
+    /// here — another job of the record holds it (retry after a back-off), the lock could not be
+    /// taken (retry), or a newer event of the record was applied already (`stale`: completed
+    /// without touching Severa).
+    #[allow(clippy::too_many_arguments)]
+    async fn take_record(
+        &self,
+        job: &Job,
+        key: &ExternalKey,
+        meta: &Meta,
+        receipt: Option<&str>,
+        body: &str,
+        deadline: DateTime<Utc>,
+        started: Instant,
+    ) -> Option<Outcome> {
+        let lock = self.records.lock(key, &job.job_id, deadline).await;
+        let last = match lock {
+            Ok(RecordLock::Acquired { last }) => last,
+            Ok(RecordLock::Held { until }) => {
+                self.release_claim(&job.job_id).await;
+                // The holder usually lets go within a second: a normal back-off, not its deadline.
+                self.retry_later(meta, receipt).await;
+                tracing::info!(
+                    correlation_id = %meta.correlation_id,
+                    job_id = %meta.job_id,
+                    kind = %meta.kind,
+                    source = %meta.source,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    outcome = Outcome::Retry.as_str(),
+                    error_type = "RecordBusy",
+                    attempt = meta.receive_count,
+                    locked_until = %until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "another job of the same record is being applied; retrying after it"
+                );
+                self.settings.metrics.count("JobsRetried", 1, &[]);
+                return Some(Outcome::Retry);
+            }
+            Err(e) => {
+                self.release_claim(&job.job_id).await;
+                let err = JobError::Infrastructure(e);
+                let outcome = self.settle_failure(meta, receipt, body, &err).await;
+                self.log(meta, outcome, None, started, Some(&err));
+                return Some(outcome);
+            }
+        };
+        let last = last?;
+        if job.occurred_at >= last.occurred_at {
+            return None;
+        }
+        self.let_go(key, &job.job_id, None).await;
+        if let Err(e) = self
+            .idempotency
+            .complete(&job.job_id, None, self.settings.idempotency_ttl)
+            .await
+        {
+            tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the stale job completed");
+        }
+        tracing::info!(
+            correlation_id = %meta.correlation_id,
+            job_id = %meta.job_id,
+            kind = %meta.kind,
+            source = %meta.source,
+            occurred_at = %job.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            last_applied_at = %last.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            last_was_delete = last.deleted,
+            "a newer event of this record was applied already"
+        );
+        self.log(meta, Outcome::Stale, None, started, None);
+        Some(Outcome::Stale)
+    }
+
+    async fn let_go(&self, key: &ExternalKey, owner: &str, applied: Option<RecordVersion>) {
+        if let Err(e) = self.records.unlock(key, owner, applied).await {
+            // The lock ends by itself at the invocation deadline; the version is what is lost:
+            // an older event arriving later could still be applied.
+            tracing::warn!(job_id = owner, error = %e, "could not let go of the record's lock");
+        }
+    }
+
+    async fn release_claim(&self, job_id: &str) {
+        if let Err(e) = self.idempotency.release(job_id).await {
+            tracing::warn!(job_id, error = %e, "could not release the job's claim; it frees itself at the deadline");
         }
     }
 
@@ -584,6 +699,7 @@ impl Inner {
         let counter = match outcome {
             Outcome::Applied | Outcome::Skipped => "JobsApplied",
             Outcome::Duplicate => "JobsDuplicate",
+            Outcome::Stale => "JobsStale",
             Outcome::Retry => "JobsRetried",
             Outcome::DeadLettered => "JobsDeadLettered",
         };
@@ -646,6 +762,19 @@ fn fill_from_raw(meta: &mut Meta, body: &str) {
     if meta.kind.is_empty() {
         meta.kind = text("kind").unwrap_or_default();
     }
+}
+
+/// The record a job writes, as its lock key; `None` for outbound deliveries (their order and
+/// once-only sending are the delivery's own).
+fn record_key(job: &Job) -> Option<ExternalKey> {
+    if matches!(job.action, Action::OutboundDeliver(_)) {
+        return None;
+    }
+    Some(ExternalKey {
+        source: job.source.clone(),
+        entity: job.kind().entity().to_string(),
+        external_id: job.external_id.clone(),
+    })
 }
 
 /// The reason a message is in the DLQ, as String message attributes (empty ones are dropped).

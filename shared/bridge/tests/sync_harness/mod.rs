@@ -249,6 +249,7 @@ impl SyncHarness {
                 dlq: Arc::new(SqsQueue::new(sqs.clone(), &dlq_url)),
                 idempotency: Arc::new(table.clone()),
                 id_map: Arc::new(table.clone()),
+                records: Arc::new(table.clone()),
                 secrets,
             },
             severa_settings,

@@ -108,6 +108,7 @@ impl Harness {
             dlq: Arc::new(SqsQueue::new(sqs.clone(), &dlq_url)),
             idempotency: Arc::new(table.clone()),
             id_map: Arc::new(table.clone()),
+            records: Arc::new(table.clone()),
             secrets: Arc::new(SecretCache::new(
                 source.clone(),
                 bridge::secrets::DEFAULT_TTL,
