@@ -22,8 +22,8 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bridge::ports::{
-    Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError,
-    ReceivedMessages, RecordLock, RecordLocks, RecordVersion, SecretSource,
+    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage,
+    PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion, SecretSource,
 };
 use bridge::secrets::SecretCache;
 use bridge::worker::{SeveraSettings, Worker, WorkerPorts, WorkerSettings};
@@ -147,6 +147,7 @@ struct MemoryTable {
     claims: Mutex<HashMap<String, Claim>>,
     ids: Mutex<HashMap<ExternalKey, String>>,
     records: Mutex<HashMap<ExternalKey, MemoryRecord>>,
+    owners: Mutex<HashMap<String, ExternalKey>>,
 }
 
 /// A record's lock (owner, end) and the version applied last.
@@ -154,6 +155,7 @@ struct MemoryTable {
 struct MemoryRecord {
     lock: Option<(String, DateTime<Utc>)>,
     last: Option<RecordVersion>,
+    intent: Option<CreateIntent>,
 }
 
 #[async_trait]
@@ -207,11 +209,23 @@ impl IdMap for MemoryTable {
         Ok(self.ids.lock().expect("ids").get(key).cloned())
     }
     async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        self.owners
+            .lock()
+            .expect("owners")
+            .insert(severa_guid.to_string(), key.clone());
         self.ids
             .lock()
             .expect("ids")
             .insert(key.clone(), severa_guid.to_string());
         Ok(())
+    }
+    async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError> {
+        Ok(self
+            .owners
+            .lock()
+            .expect("owners")
+            .get(severa_guid)
+            .cloned())
     }
     async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
         self.ids.lock().expect("ids").remove(key);
@@ -235,7 +249,10 @@ impl RecordLocks for MemoryTable {
             }
             _ => {
                 entry.lock = Some((owner.to_string(), until));
-                Ok(RecordLock::Acquired { last: entry.last })
+                Ok(RecordLock::Acquired {
+                    last: entry.last,
+                    intent: entry.intent.clone(),
+                })
             }
         }
     }
@@ -255,8 +272,22 @@ impl RecordLocks for MemoryTable {
             entry.lock = None;
             if applied.is_some() {
                 entry.last = applied;
+                entry.intent = None;
             }
         }
+        Ok(())
+    }
+    async fn open_intent(
+        &self,
+        key: &ExternalKey,
+        _owner: &str,
+        fingerprint: &str,
+    ) -> Result<(), PortError> {
+        let mut records = self.records.lock().expect("records");
+        records.entry(key.clone()).or_default().intent = Some(CreateIntent {
+            fingerprint: fingerprint.to_string(),
+            at: Utc::now(),
+        });
         Ok(())
     }
 }

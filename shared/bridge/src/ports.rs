@@ -83,11 +83,23 @@ pub struct RecordVersion {
     pub deleted: bool,
 }
 
+/// A create that was started and not seen through: Severa may hold the record although its
+/// answer was lost (cut off, timed out, a proxy 5xx, or the worker's own deadline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateIntent {
+    /// What was being created (`AddNewHourEntry user=… date=… phase=… hours=…`), for people.
+    pub fingerprint: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Outcome of taking a record's writer lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordLock {
-    /// Ours until the lock's end; the version applied last, if any.
-    Acquired { last: Option<RecordVersion> },
+    /// Ours until the lock's end; the version applied last and an open create intent, if any.
+    Acquired {
+        last: Option<RecordVersion>,
+        intent: Option<CreateIntent>,
+    },
     /// Another job of the same record holds it until `until`.
     Held { until: DateTime<Utc> },
 }
@@ -104,7 +116,16 @@ pub trait RecordLocks: Send + Sync {
         owner: &str,
         until: DateTime<Utc>,
     ) -> Result<RecordLock, PortError>;
-    /// Lets go of `owner`'s lock, recording `applied` as the record's version when given.
+    /// Records, before a create, that `owner` is about to create the record: a retry that finds
+    /// the intent open looks for the record in Severa before creating another.
+    async fn open_intent(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        fingerprint: &str,
+    ) -> Result<(), PortError>;
+    /// Lets go of `owner`'s lock. With `applied`, records it as the record's version and closes
+    /// any create intent (the job is through); without, an open intent stays.
     async fn unlock(
         &self,
         key: &ExternalKey,
@@ -128,6 +149,9 @@ pub trait IdMap: Send + Sync {
     async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError>;
     async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError>;
     async fn forget(&self, key: &ExternalKey) -> Result<(), PortError>;
+    /// The record a Severa GUID is mapped to, if any (so a record found in Severa is adopted
+    /// only when no other record of the other software owns it).
+    async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError>;
 }
 
 /// Where secrets (the Severa API key, signing secrets) come from.

@@ -395,8 +395,10 @@ async fn id_map_record_lookup_forget() {
     assert_eq!(table.lookup(&key).await.unwrap().as_deref(), Some("guid-a"));
     table.record(&key, "guid-b").await.unwrap();
     assert_eq!(table.lookup(&key).await.unwrap().as_deref(), Some("guid-b"));
+    assert_eq!(table.owner("guid-b").await.unwrap(), Some(key.clone()));
     table.forget(&key).await.unwrap();
     assert_eq!(table.lookup(&key).await.unwrap(), None);
+    assert_eq!(table.owner("guid-b").await.unwrap(), None);
     table.forget(&key).await.unwrap();
 }
 
@@ -408,17 +410,36 @@ async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
     let soon = Utc::now() + ChronoDuration::seconds(60);
     assert_eq!(
         table.lock(&key, "job-a", soon).await.unwrap(),
-        RecordLock::Acquired { last: None }
+        RecordLock::Acquired {
+            last: None,
+            intent: None
+        }
     );
+    // A create started by job-a: only the holder may open the intent.
+    assert!(
+        table
+            .open_intent(&key, "job-x", "AddNewHourEntry …")
+            .await
+            .is_err()
+    );
+    table
+        .open_intent(&key, "job-a", "AddNewHourEntry user=u date=2026-01-20")
+        .await
+        .unwrap();
     // Another job waits; the owner may take it again (a redelivery of the same job).
     assert!(matches!(
         table.lock(&key, "job-b", soon).await.unwrap(),
         RecordLock::Held { until } if until >= soon - ChronoDuration::seconds(1)
     ));
-    assert!(matches!(
-        table.lock(&key, "job-a", soon).await.unwrap(),
-        RecordLock::Acquired { .. }
-    ));
+    // Let go without a version (the create failed): the intent stays open for the retry.
+    table.unlock(&key, "job-a", None).await.unwrap();
+    match table.lock(&key, "job-a", soon).await.unwrap() {
+        RecordLock::Acquired {
+            intent: Some(intent),
+            ..
+        } => assert_eq!(intent.fingerprint, "AddNewHourEntry user=u date=2026-01-20"),
+        other => panic!("{other:?}"),
+    }
     let version = RecordVersion {
         occurred_at: "2026-01-20T10:05:00.123Z".parse().unwrap(),
         deleted: true,
@@ -433,8 +454,10 @@ async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
     assert_eq!(
         table.lock(&key, "job-b", soon).await.unwrap(),
         RecordLock::Acquired {
-            last: Some(version)
-        }
+            last: Some(version),
+            intent: None
+        },
+        "a version closes the intent"
     );
     // Let go without a version: the last one stays.
     table.unlock(&key, "job-b", None).await.unwrap();
@@ -442,7 +465,7 @@ async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
     let past = Utc::now() - ChronoDuration::seconds(5);
     assert!(matches!(
         table.lock(&key, "job-c", past).await.unwrap(),
-        RecordLock::Acquired { last: Some(v) } if v == version
+        RecordLock::Acquired { last: Some(v), .. } if v == version
     ));
     assert!(matches!(
         table.lock(&key, "job-d", soon).await.unwrap(),

@@ -613,6 +613,9 @@ impl IdMap for PanickingIdMap {
     async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
         self.0.forget(key).await
     }
+    async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError> {
+        self.0.owner(severa_guid).await
+    }
 }
 
 #[tokio::test]
@@ -772,5 +775,92 @@ async fn a_delete_that_arrives_before_its_create_keeps_the_entry_away() {
     settle(&h, records).await;
     assert!(order_entries(&h).await.is_empty());
     assert!(h.calls("AddNewHourEntry").await.is_empty());
+    h.stop().await;
+}
+
+/// Severa commits each create, then the answer is cut off (`truncate`): the retry finds the
+/// open create intent, looks for the record in Severa, adopts it, and creates nothing twice.
+#[tokio::test]
+async fn creates_whose_answers_were_lost_are_adopted_not_repeated() {
+    let h = Harness::start().await;
+    for op in [
+        "AddNewHourEntry",
+        "AddNewContact",
+        "AddNewUser",
+        "AddNewCase",
+    ] {
+        h.post(
+            "faults",
+            json!({"operation": op, "kind": "truncate", "times": 1}),
+        )
+        .await;
+    }
+    let jobs = [
+        hours("j-he", "te-lost", "2.5"),
+        job(
+            "j-user",
+            "hr-lost",
+            "user.create",
+            json!({"first_name": "Lotta", "last_name": "Lost", "email": "lotta.lost@demo-oy.example",
+                   "business_unit_guid": fixture::BUSINESS_UNIT_GUID}),
+        ),
+        job(
+            "j-con",
+            "crm-con-lost",
+            "contact.upsert",
+            json!({"account": {"number": fixture::ACCOUNT_NORDIC_NUMBER}, "first_name": "Liisa",
+                   "last_name": "Lost"}),
+        ),
+        job(
+            "j-case",
+            "crm-case-lost",
+            "case.create",
+            json!({"name": "Lost answers", "account": {"number": fixture::ACCOUNT_NORDIC_NUMBER},
+                   "owner": {"code": fixture::USER_ALICE_CODE}, "currency": "EUR"}),
+        ),
+    ];
+    let records = h.enqueue(&jobs, 30).await;
+    let response = h.handle_and_finish(records.clone()).await;
+    assert_eq!(
+        failed_ids(&response).len(),
+        4,
+        "every cut-off answer is retried: {response:?}"
+    );
+    settle(&h, records.iter().map(redelivered).collect()).await;
+    assert!(h.dlq_messages().await.is_empty());
+    for op in [
+        "AddNewHourEntry",
+        "AddNewContact",
+        "AddNewUser",
+        "AddNewCase",
+    ] {
+        assert_eq!(h.calls(op).await.len(), 1, "{op} was sent once");
+    }
+    for (kind, member, value) in [
+        ("HourEntry", "Description", "worker test"),
+        ("User", "Email", "lotta.lost@demo-oy.example"),
+        ("Contact", "FirstName", "Liisa"),
+        ("Case", "Name", "Lost answers"),
+    ] {
+        let count = h
+            .entities(kind)
+            .await
+            .values()
+            .filter(|r| r[member] == value)
+            .count();
+        assert_eq!(count, 1, "one {kind} with {member} = {value}");
+    }
+    // Each adopted record is mapped: an update of the hour entry updates that one entry.
+    let update = h.enqueue(&[hours("j-he-2", "te-lost", "3")], 30).await;
+    settle(&h, update).await;
+    let entries: Vec<_> = h
+        .entities("HourEntry")
+        .await
+        .values()
+        .filter(|e| e["Description"] == "worker test")
+        .cloned()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["Quantity"], "3");
     h.stop().await;
 }

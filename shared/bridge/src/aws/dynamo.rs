@@ -4,10 +4,12 @@
 //! - `job#<key>`: `status` (`in_progress` | `completed`), `lock_until` (epoch s, while in
 //!   progress), `severa_guid` (when completed), `expires_at` (epoch s, the table's TTL attribute).
 //! - `webhook#<key>`: `first_seen_at`, `expires_at`.
-//! - `map#<source>#<entity>#<external_id>`: `severa_guid` (no expiry).
+//! - `map#<source>#<entity>#<external_id>`: `severa_guid` (no expiry); `guid#<severa_guid>`:
+//!   the reverse (`source`, `entity`, `external_id`).
 //! - `rec#<source>#<entity>#<external_id>`: the record's writer lock (`lock_owner`,
-//!   `lock_until`) and the last event applied to it (`applied_at`, epoch ms; `deleted`); no
-//!   expiry, like the id map, so a tombstone outlives every late delivery.
+//!   `lock_until`), the last event applied to it (`applied_at`, epoch ms; `deleted`) and an
+//!   open create intent (`intent`, `intent_at`); no expiry, like the id map, so a tombstone
+//!   outlives every late delivery.
 //! - `sync#…`: the scheduler's cursor, lease, schema version and enqueued markers (see
 //!   `sync_state.rs`).
 //!
@@ -17,7 +19,8 @@
 
 use super::error::{build_error, sdk_error};
 use crate::ports::{
-    Claim, ExternalKey, IdMap, IdempotencyStore, PortError, RecordLock, RecordLocks, RecordVersion,
+    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, PortError, RecordLock, RecordLocks,
+    RecordVersion,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -75,6 +78,10 @@ fn map_pk(key: &ExternalKey) -> String {
         escape(&key.entity),
         escape(&key.external_id)
     )
+}
+
+fn guid_pk(severa_guid: &str) -> String {
+    format!("guid#{}", escape(severa_guid))
 }
 
 fn record_pk(key: &ExternalKey) -> String {
@@ -425,6 +432,17 @@ impl IdMap for DynamoTable {
     }
 
     async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        // The reverse first: a GUID never appears mapped without its owner being known.
+        self.client
+            .put_item()
+            .table_name(&self.table_name)
+            .item(PK, s(&guid_pk(severa_guid)))
+            .item("source", s(&key.source))
+            .item("entity", s(&key.entity))
+            .item("external_id", s(&key.external_id))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutItem", &self.target(), &e, true))?;
         self.client
             .put_item()
             .table_name(&self.table_name)
@@ -441,6 +459,7 @@ impl IdMap for DynamoTable {
     }
 
     async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
+        let guid = self.lookup(key).await?;
         self.client
             .delete_item()
             .table_name(&self.table_name)
@@ -448,7 +467,27 @@ impl IdMap for DynamoTable {
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;
+        if let Some(guid) = guid {
+            self.client
+                .delete_item()
+                .table_name(&self.table_name)
+                .key(PK, s(&guid_pk(&guid)))
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;
+        }
         Ok(())
+    }
+
+    async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError> {
+        let item = self.get(&guid_pk(severa_guid), "GetItem").await?;
+        Ok(item.and_then(|item| {
+            Some(ExternalKey {
+                source: string(&item, "source")?.to_string(),
+                entity: string(&item, "entity")?.to_string(),
+                external_id: string(&item, "external_id")?.to_string(),
+            })
+        }))
     }
 }
 
@@ -501,6 +540,12 @@ impl RecordLocks for DynamoTable {
         match result {
             Ok(out) => Ok(RecordLock::Acquired {
                 last: out.attributes.as_ref().and_then(record_version),
+                intent: out.attributes.as_ref().and_then(|item| {
+                    Some(CreateIntent {
+                        fingerprint: string(item, "intent")?.to_string(),
+                        at: DateTime::from_timestamp(number(item, "intent_at")?, 0)?,
+                    })
+                }),
             }),
             Err(err) => {
                 let old = match err.as_service_error() {
@@ -521,6 +566,28 @@ impl RecordLocks for DynamoTable {
         }
     }
 
+    async fn open_intent(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        fingerprint: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(&record_pk(key)))
+            .update_expression("SET intent = :fingerprint, intent_at = :now")
+            .condition_expression("lock_owner = :owner")
+            .expression_attribute_values(":fingerprint", s(fingerprint))
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            // Without the intent a lost answer could duplicate the record: do not create.
+            .map_err(|e| sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true))?;
+        Ok(())
+    }
+
     async fn unlock(
         &self,
         key: &ExternalKey,
@@ -537,7 +604,8 @@ impl RecordLocks for DynamoTable {
         request = match applied {
             Some(version) => request
                 .update_expression(
-                    "SET applied_at = :at, deleted = :deleted REMOVE lock_owner, lock_until",
+                    "SET applied_at = :at, deleted = :deleted \
+                     REMOVE lock_owner, lock_until, intent, intent_at",
                 )
                 .expression_attribute_values(":at", n(version.occurred_at.timestamp_millis()))
                 .expression_attribute_values(":deleted", AttributeValue::Bool(version.deleted)),

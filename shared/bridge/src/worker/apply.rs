@@ -63,23 +63,90 @@ fn guid_of(operation: &'static str, guid: Option<String>) -> Result<String, JobE
         .ok_or_else(|| unexpected(operation, "Severa's answer carried no GUID"))
 }
 
+/// The record a job writes, the job holding its lock, and whether an earlier attempt started a
+/// create it did not see through.
+struct Rec {
+    key: ExternalKey,
+    owner: String,
+    open_intent: bool,
+}
+
+fn same_text(a: Option<&str>, b: &str) -> bool {
+    a.is_some_and(|a| a.trim().eq_ignore_ascii_case(b.trim()))
+}
+
 impl Inner {
-    pub(super) async fn apply(&self, job: &Job, client: SeveraClient) -> Result<Applied, JobError> {
-        let key = ExternalKey {
-            source: job.source.clone(),
-            entity: job.kind().entity().to_string(),
-            external_id: job.external_id.clone(),
+    pub(super) async fn apply(
+        &self,
+        job: &Job,
+        client: SeveraClient,
+        open_intent: bool,
+    ) -> Result<Applied, JobError> {
+        let rec = Rec {
+            key: ExternalKey {
+                source: job.source.clone(),
+                entity: job.kind().entity().to_string(),
+                external_id: job.external_id.clone(),
+            },
+            owner: job.job_id.clone(),
+            open_intent,
         };
+        let key = &rec.key;
         match &job.action {
-            Action::HourEntryUpsert(p) => self.upsert_hour_entry(&client, &key, p).await,
-            Action::HourEntryDelete(_) => self.delete_hour_entry(&client, &key).await,
-            Action::AccountUpsert(p) => self.upsert_account(&client, &key, p).await,
-            Action::ContactUpsert(p) => self.upsert_contact(&client, &key, p).await,
-            Action::CaseCreate(p) => self.create_case(&client, &key, p).await,
-            Action::UserCreate(p) => self.create_user(&client, &key, p).await,
+            Action::HourEntryUpsert(p) => self.upsert_hour_entry(&client, &rec, p).await,
+            Action::HourEntryDelete(_) => self.delete_hour_entry(&client, key).await,
+            Action::AccountUpsert(p) => self.upsert_account(&client, &rec, p).await,
+            Action::ContactUpsert(p) => self.upsert_contact(&client, &rec, p).await,
+            Action::CaseCreate(p) => self.create_case(&client, &rec, p).await,
+            Action::UserCreate(p) => self.create_user(&client, &rec, p).await,
             Action::UserDeactivate(p) => self.deactivate_user(&client, p).await,
             Action::OutboundDeliver(p) => self.deliver(job, p, &client).await,
         }
+    }
+
+    /// The record's Severa GUID: from the id map, or — when an earlier attempt started a create
+    /// whose answer was lost — found in Severa by `find` and adopted, unless another record of
+    /// the other software owns it. `None`: create it.
+    async fn mapped<F, Fut>(&self, rec: &Rec, find: F) -> Result<Option<String>, JobError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<String>, JobError>>,
+    {
+        if let Some(guid) = self.id_map.lookup(&rec.key).await? {
+            return Ok(Some(guid));
+        }
+        if !rec.open_intent {
+            return Ok(None);
+        }
+        for guid in find().await? {
+            if self
+                .id_map
+                .owner(&guid)
+                .await?
+                .is_some_and(|owner| owner != rec.key)
+            {
+                continue;
+            }
+            tracing::warn!(
+                source = %rec.key.source,
+                entity = %rec.key.entity,
+                external_id = %rec.key.external_id,
+                severa_guid = %guid,
+                "an earlier attempt created this record but its answer was lost; adopting it"
+            );
+            self.remember(&rec.key, &guid).await?;
+            return Ok(Some(guid));
+        }
+        Ok(None)
+    }
+
+    /// Records, before a create, what is being created: if the answer is lost, the retry finds
+    /// the intent and looks in Severa before creating again.
+    async fn intend(&self, rec: &Rec, fingerprint: String) -> Result<(), JobError> {
+        self.records
+            .open_intent(&rec.key, &rec.owner, &fingerprint)
+            .await
+            .map_err(JobError::Infrastructure)
     }
 
     /// Maps the new record; a failure here is logged with the GUID so a person can tie the
@@ -104,11 +171,31 @@ impl Inner {
     async fn upsert_hour_entry(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
         p: &HourEntryUpsert,
     ) -> Result<Applied, JobError> {
         let target = self.resolver.hour_entry_target(client, p).await?;
-        if let Some(guid) = self.id_map.lookup(key).await? {
+        let day = WireDateTime::date(p.event_date);
+        // An entry of the user on that day with the job's phase, work type, hours and text.
+        let find = || async {
+            let entries = client
+                .get_hour_entries_by_date_and_user_guid(None, day, day, &target.user_guid)
+                .await?
+                .value;
+            Ok(entries
+                .into_iter()
+                .filter(|e| {
+                    e.phase_guid.as_deref() == Some(target.phase_guid.as_str())
+                        && (target.work_type_guid.is_none()
+                            || e.work_type_guid == target.work_type_guid)
+                        && e.quantity == Some(p.hours)
+                        && e.description.as_deref().unwrap_or_default()
+                            == p.description.as_deref().unwrap_or_default()
+                })
+                .filter_map(|e| e.guid)
+                .collect())
+        };
+        if let Some(guid) = self.mapped(rec, find).await? {
             match client.get_hour_entry_by_guid(&guid).await?.value {
                 Some(mut entry) => {
                     entry.guid = Some(guid.clone());
@@ -131,9 +218,17 @@ impl Inner {
             ..Default::default()
         };
         apply_hour_entry_fields(&mut entry, &target, p);
+        self.intend(
+            rec,
+            format!(
+                "AddNewHourEntry user={} date={} phase={} hours={}",
+                target.user_guid, p.event_date, target.phase_guid, p.hours
+            ),
+        )
+        .await?;
         let created = client.add_new_hour_entry(&entry).await?.value;
         let guid = guid_of(ops::ADD_NEW_HOUR_ENTRY.name, created.guid)?;
-        self.remember(key, &guid).await?;
+        self.remember(&rec.key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_HOUR_ENTRY.name))
     }
 
@@ -182,10 +277,29 @@ impl Inner {
     async fn upsert_account(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
         p: &AccountUpsert,
     ) -> Result<Applied, JobError> {
-        if let Some(guid) = self.id_map.lookup(key).await? {
+        // By number, then by name, as AddNewAccount itself matches.
+        let find = || async {
+            if let Some(number) = p.number
+                && let Some(guid) = client
+                    .get_account_by_number(number)
+                    .await?
+                    .value
+                    .and_then(|a| a.guid)
+            {
+                return Ok(vec![guid]);
+            }
+            Ok(client
+                .get_account_by_name(&p.name)
+                .await?
+                .value
+                .and_then(|a| a.guid)
+                .into_iter()
+                .collect())
+        };
+        if let Some(guid) = self.mapped(rec, find).await? {
             if let Some(mut account) = client.get_account_by_guid(&guid).await?.value {
                 let company = match account.company_guid.as_deref() {
                     Some(company_guid) => client.get_company_by_guid(company_guid).await?.value,
@@ -227,13 +341,18 @@ impl Inner {
             address
         });
         // AddNewAccount upserts by Number, then Name: a repeat updates the same account.
+        self.intend(
+            rec,
+            format!("AddNewAccount name={:?} number={:?}", p.name, p.number),
+        )
+        .await?;
         let saved = client
             .add_new_account(&account, &company, address.as_ref(), None)
             .await?
             .value;
         self.resolver.account_changed();
         let guid = guid_of(ops::ADD_NEW_ACCOUNT.name, saved.guid)?;
-        self.remember(key, &guid).await?;
+        self.remember(&rec.key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_ACCOUNT.name))
     }
 
@@ -268,11 +387,26 @@ impl Inner {
     async fn upsert_contact(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
         p: &ContactUpsert,
     ) -> Result<Applied, JobError> {
         let account_guid = self.resolver.account(client, &p.account).await?;
-        if let Some(guid) = self.id_map.lookup(key).await? {
+        // A contact of the account with the job's first and last name.
+        let find = || async {
+            let contacts = client
+                .get_contacts_by_account_guid(&account_guid)
+                .await?
+                .value;
+            Ok(contacts
+                .into_iter()
+                .filter(|c| {
+                    same_text(c.first_name.as_deref(), &p.first_name)
+                        && same_text(c.last_name.as_deref(), &p.last_name)
+                })
+                .filter_map(|c| c.guid)
+                .collect())
+        };
+        if let Some(guid) = self.mapped(rec, find).await? {
             if let Some(mut contact) = client.get_contact_by_guid(&guid).await?.value {
                 contact.guid = Some(guid.clone());
                 contact.account_guid = Some(account_guid);
@@ -284,33 +418,53 @@ impl Inner {
             tracing::info!(severa_guid = %guid, "mapped contact is gone in Severa; adding it anew");
         }
         let mut contact = Contact {
-            account_guid: Some(account_guid),
+            account_guid: Some(account_guid.clone()),
             is_active: Some(true),
             ..Default::default()
         };
         apply_contact_fields(&mut contact, p);
+        self.intend(
+            rec,
+            format!(
+                "AddNewContact account={account_guid} name={} {}",
+                p.first_name, p.last_name
+            ),
+        )
+        .await?;
         let created = client.add_new_contact(&contact).await?.value;
         let guid = guid_of(ops::ADD_NEW_CONTACT.name, created.guid)?;
-        self.remember(key, &guid).await?;
+        self.remember(&rec.key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_CONTACT.name))
     }
 
     async fn create_case(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
         p: &CaseCreate,
     ) -> Result<Applied, JobError> {
+        let account_guid = self.resolver.account(client, &p.account).await?;
+        // A case of the account with the job's name.
+        let find = || async {
+            let cases = client.get_all_cases(None).await?.value;
+            Ok(cases
+                .into_iter()
+                .filter(|c| {
+                    same_text(c.name.as_deref(), &p.name)
+                        && c.account_guid.as_deref() == Some(account_guid.as_str())
+                })
+                .filter_map(|c| c.guid)
+                .collect())
+        };
         // A create that already happened (an earlier job for the same external id) is not
         // repeated: AddNewCase has no upsert and would open a second case.
-        if let Some(guid) = self.id_map.lookup(key).await? {
+        if let Some(guid) = self.mapped(rec, find).await? {
             return Ok(skipped(Some(guid), ops::ADD_NEW_CASE.name));
         }
-        let account_guid = self.resolver.account(client, &p.account).await?;
         let owner_guid = self.resolver.user(client, &p.owner).await?;
         let case = Case {
             name: Some(p.name.clone()),
-            account_guid: Some(account_guid),
+            account_guid: Some(account_guid.clone()),
             case_owner_user_guid: Some(owner_guid),
             currency_shortform: Some(p.currency.clone()),
             description: p.description.clone(),
@@ -323,19 +477,33 @@ impl Inner {
             is_internal: Some(false),
             ..Default::default()
         };
+        self.intend(
+            rec,
+            format!("AddNewCase account={account_guid} name={:?}", p.name),
+        )
+        .await?;
         let created = client.add_new_case(&case).await?.value;
         let guid = guid_of(ops::ADD_NEW_CASE.name, created.guid)?;
-        self.remember(key, &guid).await?;
+        self.remember(&rec.key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_CASE.name))
     }
 
     async fn create_user(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
         p: &UserCreate,
     ) -> Result<Applied, JobError> {
-        if let Some(guid) = self.id_map.lookup(key).await? {
+        // E-mail is unique in Severa.
+        let find = || async {
+            let users = client.get_all_users(None, true).await?.value;
+            Ok(users
+                .into_iter()
+                .filter(|u| same_text(u.email.as_deref(), &p.email))
+                .filter_map(|u| u.guid)
+                .collect())
+        };
+        if let Some(guid) = self.mapped(rec, find).await? {
             return Ok(skipped(Some(guid), ops::ADD_NEW_USER.name));
         }
         let user = User {
@@ -349,10 +517,12 @@ impl Inner {
             send_weekly_mail: Some(false),
             ..Default::default()
         };
+        self.intend(rec, format!("AddNewUser email={}", p.email))
+            .await?;
         let created = client.add_new_user(&user).await?.value;
         self.resolver.user_changed();
         let guid = guid_of(ops::ADD_NEW_USER.name, created.guid)?;
-        self.remember(key, &guid).await?;
+        self.remember(&rec.key, &guid).await?;
         Ok(applied(guid, ops::ADD_NEW_USER.name))
     }
 

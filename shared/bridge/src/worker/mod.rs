@@ -31,8 +31,8 @@ use crate::job::Action;
 use crate::job::Job;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::{
-    Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, PortError,
-    ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
+    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage,
+    PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
 };
 use crate::resolve::Resolver;
 use crate::secrets::SecretCache;
@@ -403,22 +403,28 @@ impl Inner {
         }
 
         let record = record_key(&job);
+        let mut open_intent = false;
         if let Some(key) = &record {
-            if let Some(outcome) = self
+            match self
                 .take_record(&job, key, &meta, receipt, body, deadline, started)
                 .await
             {
-                return outcome;
+                Ok(intent) => open_intent = intent.is_some(),
+                Err(outcome) => return outcome,
             }
         }
 
         let severa_started = Instant::now();
         let attempt = meta.receive_count;
-        let result =
-            match tokio::time::timeout(budget, self.apply_rereading_misses(&job, attempt)).await {
-                Ok(result) => result,
-                Err(_elapsed) => Err(deadline_error()),
-            };
+        let result = match tokio::time::timeout(
+            budget,
+            self.apply_rereading_misses(&job, attempt, open_intent),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_elapsed) => Err(deadline_error()),
+        };
         self.record_severa(severa_started.elapsed());
         match result {
             Ok(applied) => {
@@ -458,7 +464,8 @@ impl Inner {
         }
     }
 
-    /// Takes the job's record lock. `None`: go on and apply. `Some(outcome)`: the job is settled
+    /// Takes the job's record lock. `Ok(intent)`: go on and apply (with the record's open create
+    /// intent, if a create was started and not seen through). `Err(outcome)`: the job is settled
     /// here — another job of the record holds it (retry after a back-off), the lock could not be
     /// taken (retry), or a newer event of the record was applied already (`stale`: completed
     /// without touching Severa).
@@ -472,10 +479,10 @@ impl Inner {
         body: &str,
         deadline: DateTime<Utc>,
         started: Instant,
-    ) -> Option<Outcome> {
+    ) -> Result<Option<CreateIntent>, Outcome> {
         let lock = self.records.lock(key, &job.job_id, deadline).await;
-        let last = match lock {
-            Ok(RecordLock::Acquired { last }) => last,
+        let (last, intent) = match lock {
+            Ok(RecordLock::Acquired { last, intent }) => (last, intent),
             Ok(RecordLock::Held { until }) => {
                 self.release_claim(&job.job_id).await;
                 // The holder usually lets go within a second: a normal back-off, not its deadline.
@@ -493,20 +500,19 @@ impl Inner {
                     "another job of the same record is being applied; retrying after it"
                 );
                 self.settings.metrics.count("JobsRetried", 1, &[]);
-                return Some(Outcome::Retry);
+                return Err(Outcome::Retry);
             }
             Err(e) => {
                 self.release_claim(&job.job_id).await;
                 let err = JobError::Infrastructure(e);
                 let outcome = self.settle_failure(meta, receipt, body, &err).await;
                 self.log(meta, outcome, None, started, Some(&err));
-                return Some(outcome);
+                return Err(outcome);
             }
         };
-        let last = last?;
-        if job.occurred_at >= last.occurred_at {
-            return None;
-        }
+        let Some(last) = last.filter(|last| job.occurred_at < last.occurred_at) else {
+            return Ok(intent);
+        };
         self.let_go(key, &job.job_id, None).await;
         if let Err(e) = self
             .idempotency
@@ -526,7 +532,7 @@ impl Inner {
             "a newer event of this record was applied already"
         );
         self.log(meta, Outcome::Stale, None, started, None);
-        Some(Outcome::Stale)
+        Err(Outcome::Stale)
     }
 
     async fn let_go(&self, key: &ExternalKey, owner: &str, applied: Option<RecordVersion>) {
@@ -548,11 +554,16 @@ impl Inner {
     /// back-off ([`Self::settle_failure`]); a later attempt that misses re-reads Severa with
     /// every cache forgotten, and only a miss then is final. Resolution happens before any
     /// write, so applying again is safe.
-    async fn apply_rereading_misses(&self, job: &Job, attempt: u32) -> Result<Applied, JobError> {
-        match self.apply_with_key(job).await {
+    async fn apply_rereading_misses(
+        &self,
+        job: &Job,
+        attempt: u32,
+        open_intent: bool,
+    ) -> Result<Applied, JobError> {
+        match self.apply_with_key(job, open_intent).await {
             Err(JobError::Unresolved { .. }) if attempt > 1 => {
                 self.resolver.forget_all();
-                self.apply_with_key(job).await
+                self.apply_with_key(job, open_intent).await
             }
             other => other,
         }
@@ -560,16 +571,16 @@ impl Inner {
 
     /// Applies the job; on an authentication fault re-reads the key once (single-flight in the
     /// cache) and tries once more, so a rotated key costs one failed call, not a failed job.
-    async fn apply_with_key(&self, job: &Job) -> Result<Applied, JobError> {
+    async fn apply_with_key(&self, job: &Job, open_intent: bool) -> Result<Applied, JobError> {
         let (client, generation) = self.severa.client().await?;
-        match self.apply(job, client).await {
+        match self.apply(job, client, open_intent).await {
             Err(err) if err.is_authentication_failure() => {
                 tracing::warn!(
                     job_id = %job.job_id,
                     "Severa rejected the API key; re-reading the secret and trying once more"
                 );
                 let (client, _) = self.severa.refreshed(generation).await?;
-                match self.apply(job, client).await {
+                match self.apply(job, client, open_intent).await {
                     Err(JobError::Severa(e))
                         if e.fault_kind() == Some(severa::FaultKind::AuthenticationFailure) =>
                     {
