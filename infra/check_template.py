@@ -97,7 +97,8 @@ def main():
         check("MaximumConcurrency" in event.get("ScalingConfig", {}), "WorkerFunction: SQS event needs ScalingConfig.MaximumConcurrency")
 
     queue = resources["JobQueue"]["Properties"]
-    check(queue.get("RedrivePolicy", {}).get("maxReceiveCount") == 5, "JobQueue: redrive maxReceiveCount must be 5")
+    # The worker's backstop (bridge::worker::MAX_RECEIVES): a day of retries must fit under it.
+    check(queue.get("RedrivePolicy", {}).get("maxReceiveCount") == 500, "JobQueue: redrive maxReceiveCount must be 500 (bridge::worker::MAX_RECEIVES)")
     check(queue.get("SqsManagedSseEnabled") is True, "JobQueue: SSE")
     check(resources["DeadLetterQueue"]["Properties"].get("SqsManagedSseEnabled") is True, "DeadLetterQueue: SSE")
     longest_window = template["Parameters"]["WorkerBatchWindowSeconds"]["MaxValue"]

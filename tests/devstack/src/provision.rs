@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 /// (6 × 60 s + the batching window); a failed invocation would then hide its batch for 11
 /// minutes, too long for a demo. Retries the worker schedules itself are not affected.
 pub const LOCAL_VISIBILITY_TIMEOUT_SECS: u32 = 60;
-/// As the template: a job is received at most 5 times before SQS moves it to the DLQ.
-pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// As the template: the queue's backstop, the worker's own limit (retries for 24 h).
+pub const MAX_RECEIVE_COUNT: u32 = bridge::worker::MAX_RECEIVES;
 
 /// What `up` needs to know.
 pub struct UpSettings {

@@ -26,6 +26,24 @@ pub fn delay_seconds(receive_count: u32, base: Duration, cap: Duration, jitter: 
     i32::try_from(picked).unwrap_or(i32::MAX)
 }
 
+/// Seconds from `now` to the next UTC midnight — when Severa's daily quota starts again — plus
+/// up to `spread` of jitter so the deferred jobs do not all return in the same second; at most
+/// SQS's 12-hour visibility limit (a job deferred for longer is deferred again on its return).
+pub fn until_next_utc_day(
+    now: chrono::DateTime<chrono::Utc>,
+    spread: Duration,
+    jitter: &Jitter,
+) -> i32 {
+    let tomorrow = now.date_naive().succ_opt().unwrap_or(now.date_naive());
+    let midnight = tomorrow.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let wait = (midnight - now).num_seconds().max(1) as u64;
+    let total = wait.saturating_add(jitter(spread.as_secs()).min(spread.as_secs()));
+    i32::try_from(total.min(MAX_VISIBILITY_SECS)).unwrap_or(i32::MAX)
+}
+
+/// SQS's upper bound for a message's visibility timeout.
+pub const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
+
 /// Full jitter from a small splitmix64 generator: no dependency, and a statistically fine
 /// spread for delays (this is not for anything secret).
 pub fn full_jitter(seed: u64) -> Jitter {
@@ -56,6 +74,27 @@ pub fn clock_seeded_jitter() -> Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quota_waits_until_after_the_utc_day_changes() {
+        let none: Jitter = Arc::new(|_| 0);
+        let all: Jitter = Arc::new(|upper| upper);
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let spread = Duration::from_secs(600);
+        assert_eq!(
+            until_next_utc_day(at("2026-03-02T23:50:00Z"), spread, &none),
+            600
+        );
+        assert_eq!(
+            until_next_utc_day(at("2026-03-02T23:50:00Z"), spread, &all),
+            1200
+        );
+        // More than 12 h to go: the 12-hour visibility limit.
+        assert_eq!(
+            until_next_utc_day(at("2026-03-02T01:00:00Z"), spread, &none),
+            43_200
+        );
+    }
 
     const BASE: Duration = Duration::from_secs(10);
     const CAP: Duration = Duration::from_secs(900);

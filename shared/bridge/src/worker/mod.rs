@@ -46,6 +46,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+/// The job queue's `maxReceiveCount` (infra/template.yaml): only a backstop. Sized so that the
+/// retries of a day fit: 24 h at the 15-minute cap is ~100 receives, a rejected key retried
+/// every 5 minutes ~290; see the README's arithmetic.
+pub const MAX_RECEIVES: u32 = 500;
+
 /// Longest `error_message` attribute on a dead-lettered message.
 const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 
@@ -54,8 +59,17 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 pub struct WorkerSettings {
     /// Records of one batch in flight at once (Severa is one API; be gentle). Default 4.
     pub concurrency: usize,
-    /// The queue's maxReceiveCount, for `attempt n of m` in logs. Default 5.
+    /// The job queue's maxReceiveCount: a backstop the worker dead-letters at (with the reason)
+    /// before the queue's redrive would (without one). Default [`MAX_RECEIVES`].
     pub max_attempts: u32,
+    /// How long a job keeps being retried after it was first sent: outages (a maintenance
+    /// break, an exhausted daily quota, a key regenerated on a Friday) last hours. Default 24 h
+    /// (within the queue's 4-day retention).
+    pub max_age: Duration,
+    /// Between retries while Severa rejects the key (waiting for a rotation). Default 5 min.
+    pub key_rejected_retry: Duration,
+    /// Now; injectable so tests can stand at 23:50 UTC.
+    pub clock: crate::sync::Clock,
     /// First retry delay ceiling; doubles per delivery. Default 10 s.
     pub backoff_base: Duration,
     /// Largest retry delay. Default 15 min.
@@ -76,7 +90,10 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             concurrency: 4,
-            max_attempts: 5,
+            max_attempts: MAX_RECEIVES,
+            max_age: Duration::from_secs(24 * 3600),
+            key_rejected_retry: Duration::from_secs(5 * 60),
+            clock: Arc::new(Utc::now),
             backoff_base: Duration::from_secs(10),
             backoff_cap: Duration::from_secs(15 * 60),
             idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -93,6 +110,8 @@ impl std::fmt::Debug for WorkerSettings {
         f.debug_struct("WorkerSettings")
             .field("concurrency", &self.concurrency)
             .field("max_attempts", &self.max_attempts)
+            .field("max_age", &self.max_age)
+            .field("key_rejected_retry", &self.key_rejected_retry)
             .field("backoff_base", &self.backoff_base)
             .field("backoff_cap", &self.backoff_cap)
             .field("idempotency_ttl", &self.idempotency_ttl)
@@ -171,6 +190,8 @@ struct Meta {
     kind: String,
     source: String,
     receive_count: u32,
+    /// When SQS first received the message (`SentTimestamp`).
+    first_sent: Option<DateTime<Utc>>,
 }
 
 impl Meta {
@@ -193,6 +214,11 @@ impl Meta {
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.trim().parse().ok())
                 .unwrap_or(1),
+            first_sent: record
+                .attributes
+                .get("SentTimestamp")
+                .and_then(|t| t.trim().parse().ok())
+                .and_then(DateTime::from_timestamp_millis),
         }
     }
 
@@ -603,18 +629,26 @@ impl Inner {
         body: &str,
         err: &JobError,
     ) -> Outcome {
-        let exhausted = meta.receive_count >= self.settings.max_attempts;
+        let age = meta
+            .first_sent
+            .and_then(|sent| ((self.settings.clock)() - sent).to_std().ok());
+        let too_old = age.is_some_and(|age| age >= self.settings.max_age);
+        let exhausted = too_old || meta.receive_count >= self.settings.max_attempts;
         // A first reference miss waits for a re-read (see `apply_rereading_misses`).
         let fresh_miss = matches!(err, JobError::Unresolved { .. }) && meta.receive_count <= 1;
         if (err.is_retryable() || fresh_miss) && !exhausted {
-            self.retry_later(meta, receipt).await;
+            self.retry_after(meta, receipt, err).await;
             return Outcome::Retry;
         }
         let mut attributes = dlq_attributes(meta, err);
         if err.is_retryable() {
+            let over = match age {
+                Some(age) => format!(" over {} min", age.as_secs() / 60),
+                None => String::new(),
+            };
             attributes.insert(
                 "retries_exhausted".to_string(),
-                format!("gave up after {} attempts", meta.receive_count),
+                format!("gave up after {} attempts{over}", meta.receive_count),
             );
         }
         let message = OutgoingMessage {
@@ -638,6 +672,34 @@ impl Inner {
                 Outcome::Retry
             }
         }
+    }
+
+    /// The delay fits the failure: an exhausted daily quota waits for the next UTC day; a
+    /// rejected key is tried again every few minutes (a person rotates the new key in); other
+    /// transient failures back off exponentially up to the cap.
+    async fn retry_after(&self, meta: &Meta, receipt: Option<&str>, err: &JobError) {
+        let jitter = &self.settings.jitter;
+        let seconds = match err {
+            JobError::Severa(e)
+                if e.fault_kind() == Some(severa::FaultKind::QuotaLimitExceeded) =>
+            {
+                backoff::until_next_utc_day(
+                    (self.settings.clock)(),
+                    Duration::from_secs(600),
+                    jitter,
+                )
+            }
+            JobError::KeyRejected(_) => {
+                let base = self.settings.key_rejected_retry.as_secs();
+                let spread = jitter(base / 5).min(base / 5);
+                i32::try_from(base + spread).unwrap_or(i32::MAX)
+            }
+            _ => {
+                self.retry_later(meta, receipt).await;
+                return;
+            }
+        };
+        self.delay(meta, receipt, seconds).await;
     }
 
     async fn retry_later(&self, meta: &Meta, receipt: Option<&str>) {

@@ -62,6 +62,8 @@ pub fn test_settings() -> WorkerSettings {
         backoff_base: Duration::from_secs(10),
         backoff_cap: Duration::from_secs(900),
         jitter: max_jitter(),
+        // A small backstop, so the tests that exhaust retries stay short.
+        max_attempts: 5,
         ..Default::default()
     }
 }
