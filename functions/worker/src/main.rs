@@ -10,6 +10,8 @@
 //! - `SEVERA_ENDPOINT` (optional): overrides the endpoint (default: the secret's, else production);
 //! - `WORKER_CONCURRENCY` (optional, 1–64, default 4): records of a batch in flight at once;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
+//! - `JOB_MAX_AGE_HOURS` (optional, 1–72, default 24): how long a transient failure is retried,
+//!   counted from when the job was first sent (the queue keeps messages 4 days);
 //! - `SYNCS_FILE` or `SYNCS_JSON` (optional): the sync configuration, for outbound jobs of
 //!   scheduled syncs (targets and signing secrets); without it such jobs are dead-lettered;
 //! - `RUST_LOG` (optional, default `info`): log filter. Logs are JSON lines on stdout.
@@ -37,6 +39,7 @@ struct Config {
     severa_endpoint: Option<String>,
     concurrency: usize,
     severa_timeout: Duration,
+    max_age: Duration,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             severa_endpoint: env.optional_url("SEVERA_ENDPOINT")?,
             concurrency: env.number("WORKER_CONCURRENCY", 4, 1..=64)? as usize,
             severa_timeout: env.seconds("SEVERA_TIMEOUT_SECS", 30, 1..=900)?,
+            max_age: Duration::from_secs(3600 * env.number("JOB_MAX_AGE_HOURS", 24, 1..=72)?),
         })
     }
 }
@@ -91,6 +95,7 @@ async fn main() -> Result<(), Error> {
     };
     let settings = WorkerSettings {
         concurrency: config.concurrency,
+        max_age: config.max_age,
         ..Default::default()
     };
     let worker = match syncs {
@@ -167,9 +172,11 @@ mod tests {
         assert_eq!(config.concurrency, 4);
         assert_eq!(config.severa_timeout, Duration::from_secs(30));
         assert_eq!(config.severa_endpoint, None);
+        assert_eq!(config.max_age, Duration::from_secs(24 * 3600));
         let mut all = BASE.to_vec();
         all.extend([
             ("WORKER_CONCURRENCY", "8"),
+            ("JOB_MAX_AGE_HOURS", "48"),
             ("SEVERA_TIMEOUT_SECS", "12"),
             (
                 "SEVERA_ENDPOINT",
@@ -179,6 +186,7 @@ mod tests {
         let config = Config::from_vars(vars(&all)).unwrap();
         assert_eq!(config.concurrency, 8);
         assert_eq!(config.severa_timeout, Duration::from_secs(12));
+        assert_eq!(config.max_age, Duration::from_secs(48 * 3600));
         assert!(config.severa_endpoint.is_some());
     }
 
@@ -190,6 +198,10 @@ mod tests {
         bad.push(("WORKER_CONCURRENCY", "0"));
         let err = Config::from_vars(vars(&bad)).unwrap_err();
         assert!(err.0.contains("WORKER_CONCURRENCY"), "{err}");
+        let mut bad = BASE.to_vec();
+        bad.push(("JOB_MAX_AGE_HOURS", "100"));
+        let err = Config::from_vars(vars(&bad)).unwrap_err();
+        assert!(err.0.contains("JOB_MAX_AGE_HOURS"), "{err}");
         let mut bad = BASE.to_vec();
         bad.push(("SEVERA_ENDPOINT", "sync.severa.com"));
         let err = Config::from_vars(vars(&bad)).unwrap_err();
