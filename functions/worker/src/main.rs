@@ -10,6 +10,8 @@
 //! - `SEVERA_ENDPOINT` (optional): overrides the endpoint (default: the secret's, else production);
 //! - `WORKER_CONCURRENCY` (optional, 1–64, default 4): records of a batch in flight at once;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
+//! - `KEY_REJECTED_RETRY_SECS` (optional, 1–3600, default 300): while Severa rejects the key,
+//!   how often jobs (and the circuit breaker's probe) try again;
 //! - `JOB_MAX_AGE_HOURS` (optional, 1–72, default 24): how long a transient failure is retried,
 //!   counted from when the job was first sent (the queue keeps messages 4 days);
 //! - `SYNCS_FILE` or `SYNCS_JSON` (optional): the sync configuration, for outbound jobs of
@@ -40,6 +42,7 @@ struct Config {
     concurrency: usize,
     severa_timeout: Duration,
     max_age: Duration,
+    key_rejected_retry: Duration,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             concurrency: env.number("WORKER_CONCURRENCY", 4, 1..=64)? as usize,
             severa_timeout: env.seconds("SEVERA_TIMEOUT_SECS", 30, 1..=900)?,
             max_age: Duration::from_secs(3600 * env.number("JOB_MAX_AGE_HOURS", 24, 1..=72)?),
+            key_rejected_retry: env.seconds("KEY_REJECTED_RETRY_SECS", 300, 1..=3600)?,
         })
     }
 }
@@ -81,7 +85,8 @@ async fn main() -> Result<(), Error> {
         dlq: Arc::new(SqsQueue::from_config(&sdk, &config.dlq_url)),
         idempotency: table.clone(),
         id_map: table.clone(),
-        records: table,
+        records: table.clone(),
+        breaker: table,
         secrets,
     };
     let severa = SeveraSettings {
@@ -96,6 +101,7 @@ async fn main() -> Result<(), Error> {
     let settings = WorkerSettings {
         concurrency: config.concurrency,
         max_age: config.max_age,
+        key_rejected_retry: config.key_rejected_retry,
         ..Default::default()
     };
     let worker = match syncs {

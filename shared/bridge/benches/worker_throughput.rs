@@ -22,8 +22,9 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bridge::ports::{
-    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage,
-    PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion, SecretSource,
+    Breaker, BreakerState, Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink,
+    OutgoingMessage, PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
+    SecretSource,
 };
 use bridge::secrets::SecretCache;
 use bridge::worker::{SeveraSettings, Worker, WorkerPorts, WorkerSettings};
@@ -292,6 +293,36 @@ impl RecordLocks for MemoryTable {
     }
 }
 
+/// A breaker that never opens (the benchmark has no outage; its cost is one read per batch).
+struct NoBreaker;
+
+#[async_trait]
+impl Breaker for NoBreaker {
+    async fn read(&self) -> Result<BreakerState, PortError> {
+        Ok(BreakerState::default())
+    }
+    async fn trip(
+        &self,
+        _: DateTime<Utc>,
+        _: &str,
+        _: u32,
+        _: Option<&str>,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn take_probe(
+        &self,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        Ok(true)
+    }
+    async fn close(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
 /// Counts what the worker asks of the queues: a clean run asks nothing.
 #[derive(Default)]
 struct MemoryQueues {
@@ -465,6 +496,7 @@ async fn worker_run(
         idempotency: table.clone(),
         id_map: table.clone(),
         records: table.clone(),
+        breaker: Arc::new(NoBreaker),
         secrets: Arc::new(SecretCache::new(
             Arc::new(StaticKey),
             bridge::secrets::DEFAULT_TTL,

@@ -134,6 +134,45 @@ pub trait RecordLocks: Send + Sync {
     ) -> Result<(), PortError>;
 }
 
+/// The shared circuit breaker in front of Severa (see `crate::worker::breaker`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BreakerState {
+    /// Open until then: no job calls Severa; `None`: closed.
+    pub open_until: Option<DateTime<Utc>>,
+    /// Why it opened (`Maintenance`, `HTTP503`, `KeyRejected`, …).
+    pub reason: String,
+    /// Trips since it last closed (the open time doubles with each).
+    pub trips: u32,
+    /// For a rejected key: a short digest of the secret that was rejected (never the key), so
+    /// a worker that finds another secret in Secrets Manager tries it at once.
+    pub rejected_key: Option<String>,
+}
+
+/// One marker every worker reads: when Severa is down or rejects the key, it opens until a
+/// time, and after that time exactly one job at a time probes Severa.
+#[async_trait]
+pub trait Breaker: Send + Sync {
+    async fn read(&self) -> Result<BreakerState, PortError>;
+    /// Opens it until `until` (never shortens an opening), counting the trip.
+    async fn trip(
+        &self,
+        until: DateTime<Utc>,
+        reason: &str,
+        trips: u32,
+        rejected_key: Option<&str>,
+    ) -> Result<(), PortError>;
+    /// After the opening ends: `true` for the one caller that may call Severa now (until
+    /// `probe_until`), `false` for everyone else.
+    async fn take_probe(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        probe_until: DateTime<Utc>,
+    ) -> Result<bool, PortError>;
+    /// Severa answered: everyone may call again.
+    async fn close(&self) -> Result<(), PortError>;
+}
+
 /// The other software's record, as the key of the id map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExternalKey {

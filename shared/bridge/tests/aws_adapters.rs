@@ -6,8 +6,8 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
 use bridge::ports::{
-    Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage, ReceivedMessages,
-    RecordLock, RecordLocks, RecordVersion, SecretSource,
+    Breaker, Claim, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage,
+    ReceivedMessages, RecordLock, RecordLocks, RecordVersion, SecretSource,
 };
 use chrono::{Duration as ChronoDuration, Utc};
 use secrecy::ExposeSecret;
@@ -473,6 +473,51 @@ async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
     ));
     // The id map of the same record is a different item.
     assert_eq!(table.lookup(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn breaker_opens_lets_one_probe_through_and_closes() {
+    let config = sdk().await;
+    let table = new_table(&config).await;
+    assert_eq!(table.read().await.unwrap().open_until, None);
+    let now = Utc::now();
+    let until = now + ChronoDuration::seconds(20);
+    table.trip(until, "Maintenance", 1, None).await.unwrap();
+    // A shorter opening does not shorten it.
+    table
+        .trip(now + ChronoDuration::seconds(5), "HTTP503", 1, None)
+        .await
+        .unwrap();
+    let state = table.read().await.unwrap();
+    assert_eq!(state.reason, "Maintenance");
+    assert_eq!(state.trips, 1);
+    assert!(state.open_until.unwrap() >= until - ChronoDuration::seconds(1));
+    // No probe while it is open; after it, exactly one.
+    let hold = until + ChronoDuration::seconds(60);
+    assert!(!table.take_probe("job-a", now, hold).await.unwrap());
+    let later = until + ChronoDuration::seconds(1);
+    assert!(table.take_probe("job-a", later, hold).await.unwrap());
+    assert!(!table.take_probe("job-b", later, hold).await.unwrap());
+    // A rejected key is remembered by its digest; closing forgets everything.
+    table
+        .trip(
+            later + ChronoDuration::seconds(300),
+            "KeyRejected",
+            2,
+            Some("0011aabb"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        table.read().await.unwrap().rejected_key.as_deref(),
+        Some("0011aabb")
+    );
+    table.close().await.unwrap();
+    let state = table.read().await.unwrap();
+    assert_eq!(
+        (state.open_until, state.trips, state.rejected_key),
+        (None, 0, None)
+    );
 }
 
 #[tokio::test]

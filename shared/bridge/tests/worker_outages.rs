@@ -207,3 +207,77 @@ async fn only_a_job_older_than_the_maximum_age_is_dead_lettered_with_how_long_it
     assert!(!dlq_attr(&dlq[0], "error_type").is_empty());
     h.stop().await;
 }
+
+/// A 20-minute maintenance break with SQS handing every pending job back every minute (the
+/// worst case: the worker's own delays ignored). The circuit breaker keeps Severa's calls to
+/// the first few that found it down plus one probe per opening; when the break ends, one probe
+/// closes the breaker and every job is applied once. Nothing is dead-lettered.
+#[tokio::test]
+async fn a_20_minute_outage_costs_a_few_probes_and_loses_nothing() {
+    let clock = TestClock::at("2026-03-02T10:00:00Z");
+    let (h, _delays) = start(&clock).await;
+    h.post("maintenance", json!({"enabled": true})).await;
+    let bodies: Vec<String> = (0..10)
+        .map(|i| {
+            hours(
+                &format!("j-out-{i}"),
+                &format!("te-out-{i}"),
+                &format!("1.{i}"),
+            )
+        })
+        .collect();
+    let records = h.enqueue(&bodies, 30).await;
+    let mut pending: Vec<_> = records.iter().map(|r| sent_at(r, clock.now())).collect();
+    let before = h.requests().await.len();
+
+    let mut minute = 0;
+    while minute < 20 {
+        let response = h.handle(pending.clone()).await;
+        let failed = failed_ids(&response);
+        pending = pending
+            .iter()
+            .filter(|r| failed.contains(&id_of(r)))
+            .map(redelivered)
+            .collect();
+        assert_eq!(
+            pending.len(),
+            10,
+            "minute {minute}: nothing applied during the break"
+        );
+        clock.advance(1);
+        minute += 1;
+    }
+    let during = h.requests().await.len() - before;
+    let concurrency = test_settings().concurrency;
+    // Openings of 10 s doubling: probes at minutes 1, 2, 3, 5, 8 and 14.
+    assert!(
+        during <= concurrency + 7,
+        "Severa calls during the break: {during} (without the breaker: one per job per minute, ~200)"
+    );
+    assert!(h.dlq_messages().await.is_empty());
+
+    // The break ends. The next probe closes the breaker; then everything applies.
+    h.post("maintenance", json!({"enabled": false})).await;
+    for _ in 0..30 {
+        if pending.is_empty() {
+            break;
+        }
+        let response = h.handle(pending.clone()).await;
+        let failed = failed_ids(&response);
+        pending = pending
+            .iter()
+            .filter(|r| failed.contains(&id_of(r)))
+            .map(redelivered)
+            .collect();
+        clock.advance(1);
+    }
+    assert!(pending.is_empty(), "{} jobs still pending", pending.len());
+    assert_eq!(
+        h.calls("AddNewHourEntry").await.len(),
+        10,
+        "each applied once"
+    );
+    assert_eq!(entries_of(&h, "worker test").await, 10);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}

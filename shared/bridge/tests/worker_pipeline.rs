@@ -156,7 +156,8 @@ async fn mixed_batch_reports_only_the_transient_record() {
     retried.sort();
     assert_eq!(failed_ids(&response), retried);
     // Delivered again after its back-off, the unknown user is looked up afresh and still
-    // missing: now it is permanent.
+    // missing: now it is permanent. (The 503 opened Severa's breaker; its opening has passed.)
+    h.breaker_opening_passes().await;
     let again = h.handle_and_finish(vec![redelivered(&records[2])]).await;
     assert!(again.batch_item_failures.is_empty(), "{again:?}");
 
@@ -238,6 +239,8 @@ async fn severa_failing_three_times_then_recovering_applies_once() {
         }
         failures += 1;
         delivery = redelivered(&delivery);
+        // Each 503 opened Severa's breaker; the next delivery comes after its opening.
+        h.breaker_opening_passes().await;
     }
     assert_eq!(failures, 3);
     let adds = h.calls("AddNewHourEntry").await;

@@ -10,6 +10,8 @@
 //!   `lock_until`), the last event applied to it (`applied_at`, epoch ms; `deleted`) and an
 //!   open create intent (`intent`, `intent_at`); no expiry, like the id map, so a tombstone
 //!   outlives every late delivery.
+//! - `breaker#severa`: the circuit breaker in front of Severa (`open_until`, `reason`, `trips`,
+//!   `probe_owner`, `probe_until`).
 //! - `sync#…`: the scheduler's cursor, lease, schema version and enqueued markers (see
 //!   `sync_state.rs`).
 //!
@@ -19,8 +21,8 @@
 
 use super::error::{build_error, sdk_error};
 use crate::ports::{
-    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, PortError, RecordLock, RecordLocks,
-    RecordVersion,
+    Breaker, BreakerState, Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, PortError,
+    RecordLock, RecordLocks, RecordVersion,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -629,6 +631,114 @@ impl RecordLocks for DynamoTable {
             }
             Err(e) => Err(sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true)),
         }
+    }
+}
+
+const BREAKER_PK: &str = "breaker#severa";
+
+fn conditional_failed<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl Breaker for DynamoTable {
+    async fn read(&self) -> Result<BreakerState, PortError> {
+        let Some(item) = self.get(BREAKER_PK, "GetItem").await? else {
+            return Ok(BreakerState::default());
+        };
+        Ok(BreakerState {
+            open_until: number(&item, "open_until").and_then(|t| DateTime::from_timestamp(t, 0)),
+            reason: string(&item, "reason").unwrap_or_default().to_string(),
+            trips: number(&item, "trips")
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(0),
+            rejected_key: string(&item, "rejected_key").map(str::to_string),
+        })
+    }
+
+    async fn trip(
+        &self,
+        until: DateTime<Utc>,
+        reason: &str,
+        trips: u32,
+        rejected_key: Option<&str>,
+    ) -> Result<(), PortError> {
+        let (set_key, remove_key) = match rejected_key {
+            Some(_) => (", rejected_key = :rejected_key", ""),
+            None => ("", ", rejected_key"),
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(BREAKER_PK))
+            .update_expression(format!(
+                "SET open_until = :until, reason = :reason, trips = :trips{set_key} \
+                 REMOVE probe_owner, probe_until{remove_key}"
+            ));
+        if let Some(key) = rejected_key {
+            request = request.expression_attribute_values(":rejected_key", s(key));
+        }
+        let result = request
+            .condition_expression("attribute_not_exists(open_until) OR open_until < :until")
+            .expression_attribute_values(":until", n(ceil_secs(until)))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":trips", n(i64::from(trips)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already open for longer: that stands.
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true)),
+        }
+    }
+
+    async fn take_probe(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        probe_until: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(BREAKER_PK))
+            .update_expression("SET probe_owner = :owner, probe_until = :probe_until")
+            .condition_expression(
+                "open_until <= :now AND (attribute_not_exists(probe_until) OR probe_until < :now)",
+            )
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":probe_until", n(ceil_secs(probe_until)))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true)),
+        }
+    }
+
+    async fn close(&self) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(PK, s(BREAKER_PK))
+            .update_expression(
+                "SET trips = :zero REMOVE open_until, reason, probe_owner, probe_until, rejected_key",
+            )
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true))?;
+        Ok(())
     }
 }
 

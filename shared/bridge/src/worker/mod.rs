@@ -19,6 +19,7 @@
 
 mod apply;
 pub mod backoff;
+pub mod breaker;
 mod deliver;
 pub(crate) mod severa_key;
 
@@ -31,8 +32,8 @@ use crate::job::Action;
 use crate::job::Job;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::{
-    Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink, OutgoingMessage,
-    PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
+    Breaker, Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, MessageSink,
+    OutgoingMessage, PortError, ReceivedMessages, RecordLock, RecordLocks, RecordVersion,
 };
 use crate::resolve::Resolver;
 use crate::secrets::SecretCache;
@@ -132,6 +133,8 @@ pub struct WorkerPorts {
     pub id_map: Arc<dyn IdMap>,
     /// One writer per external record, in event order.
     pub records: Arc<dyn RecordLocks>,
+    /// The shared circuit breaker in front of Severa.
+    pub breaker: Arc<dyn Breaker>,
     /// Holds the Severa key (TTL, serve-stale, single-flight refresh).
     pub secrets: Arc<SecretCache>,
 }
@@ -142,6 +145,7 @@ pub(crate) struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     id_map: Arc<dyn IdMap>,
     records: Arc<dyn RecordLocks>,
+    breaker: breaker::SharedBreaker,
     severa: severa_key::SeveraAccess,
     resolver: Resolver,
     settings: WorkerSettings,
@@ -301,6 +305,7 @@ impl Worker {
                 idempotency: ports.idempotency,
                 id_map: ports.id_map,
                 records: ports.records,
+                breaker: breaker::SharedBreaker::new(ports.breaker),
                 severa: severa_key::SeveraAccess::new(ports.secrets, severa),
                 resolver: Resolver::new(settings.resolve_ttl),
                 settings,
@@ -315,6 +320,7 @@ impl Worker {
     ///
     /// Every record runs as its own task, so a panic ends only that task (a `JoinError`).
     pub async fn handle(&self, event: SqsEvent, deadline: DateTime<Utc>) -> SqsBatchResponse {
+        self.inner.refresh_breaker().await;
         let semaphore = Arc::new(Semaphore::new(self.inner.settings.concurrency.max(1)));
         let tasks: Vec<_> = event
             .records
@@ -389,6 +395,33 @@ impl Inner {
             return outcome;
         }
 
+        // Severa down or the key rejected: do not call it, come back when the breaker says.
+        let touches_severa = record_key(&job).is_some();
+        if touches_severa {
+            let jitter = (self.settings.jitter)(10).min(10);
+            let now = (self.settings.clock)();
+            if let breaker::Gate::Defer { seconds, reason } =
+                self.breaker.gate(&job.job_id, now, jitter).await
+            {
+                self.delay(&meta, receipt, seconds).await;
+                self.settings.metrics.count("JobsDeferred", 1, &[]);
+                tracing::info!(
+                    correlation_id = %meta.correlation_id,
+                    job_id = %meta.job_id,
+                    kind = %meta.kind,
+                    source = %meta.source,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    outcome = Outcome::Retry.as_str(),
+                    error_type = "SeveraUnavailable",
+                    reason = %reason,
+                    attempt = meta.receive_count,
+                    retry_in_s = seconds,
+                    "Severa's circuit breaker is open: deferred without calling Severa"
+                );
+                return Outcome::Retry;
+            }
+        }
+
         let claim = match self.idempotency.claim(&job.job_id, deadline).await {
             Ok(claim) => claim,
             Err(e) => {
@@ -452,6 +485,9 @@ impl Inner {
             Err(_elapsed) => Err(deadline_error()),
         };
         self.record_severa(severa_started.elapsed());
+        if touches_severa {
+            self.observe_severa(&result).await;
+        }
         match result {
             Ok(applied) => {
                 if let Some(key) = &record {
@@ -559,6 +595,60 @@ impl Inner {
         );
         self.log(meta, Outcome::Stale, None, started, None);
         Err(Outcome::Stale)
+    }
+
+    /// Reads the breaker for this batch. While it is open for a rejected key, re-reads the
+    /// secret (once per batch): a key rotated in since is tried at once, not after the opening.
+    async fn refresh_breaker(&self) {
+        self.breaker.refresh().await;
+        let Some(rejected) = self.breaker.rejected_key() else {
+            return;
+        };
+        match self.severa.key_digest(true).await {
+            Ok(current) if current != rejected => {
+                tracing::info!(
+                    "the Severa key in the secret changed since it was rejected; trying the new one"
+                );
+                self.breaker.key_changed();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not re-read the Severa key"),
+        }
+    }
+
+    /// Tells the breaker what the job learnt about Severa: an outage opens it, an answer (a
+    /// success, or a fault of the job itself) closes it.
+    async fn observe_severa(&self, result: &Result<Applied, JobError>) {
+        match result {
+            Ok(_) => self.breaker.answered().await,
+            Err(err) => match breaker::outage(err) {
+                Some(reason) => {
+                    let rejected_key = match err {
+                        JobError::KeyRejected(_) => self.severa.key_digest(false).await.ok(),
+                        _ => None,
+                    };
+                    let opening = self
+                        .breaker
+                        .trip(
+                            &reason,
+                            (self.settings.clock)(),
+                            self.settings.key_rejected_retry,
+                            rejected_key,
+                        )
+                        .await;
+                    self.settings.metrics.count("SeveraBreakerTrips", 1, &[]);
+                    tracing::warn!(
+                        reason = %reason,
+                        open_for_s = opening.as_secs(),
+                        "Severa is not answering: circuit breaker open, jobs wait without calling it"
+                    );
+                }
+                None if matches!(err, JobError::Severa(_) | JobError::Unresolved { .. }) => {
+                    self.breaker.answered().await
+                }
+                None => {}
+            },
+        }
     }
 
     async fn let_go(&self, key: &ExternalKey, owner: &str, applied: Option<RecordVersion>) {

@@ -57,6 +57,22 @@ impl SeveraAccess {
             .filter(|q| q.is_known())
     }
 
+    /// A short digest of the secret in use — never the key itself — so the circuit breaker can
+    /// tell a rotated key from the one Severa rejected. `reread`: read Secrets Manager afresh.
+    pub(crate) async fn key_digest(&self, reread: bool) -> Result<String, JobError> {
+        use secrecy::ExposeSecret;
+        use sha2::{Digest, Sha256};
+        let mut secret = self.secrets.get(&self.settings.secret_id).await?;
+        if reread {
+            secret = self
+                .secrets
+                .refresh(&self.settings.secret_id, secret.generation)
+                .await?;
+        }
+        let digest = Sha256::digest(secret.value.expose_secret().as_bytes());
+        Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The client after re-reading a key Severa rejected (one read in flight per instance).
     pub(crate) async fn refreshed(
         &self,

@@ -250,6 +250,7 @@ impl SyncHarness {
                 idempotency: Arc::new(table.clone()),
                 id_map: Arc::new(table.clone()),
                 records: Arc::new(table.clone()),
+                breaker: Arc::new(table.clone()),
                 secrets,
             },
             severa_settings,

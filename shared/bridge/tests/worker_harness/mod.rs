@@ -111,6 +111,7 @@ impl Harness {
             idempotency: Arc::new(table.clone()),
             id_map: Arc::new(table.clone()),
             records: Arc::new(table.clone()),
+            breaker: Arc::new(table.clone()),
             secrets: Arc::new(SecretCache::new(
                 source.clone(),
                 bridge::secrets::DEFAULT_TTL,
@@ -138,6 +139,14 @@ impl Harness {
             source,
             worker,
         }
+    }
+
+    /// Severa's circuit breaker closes, as after its opening when a probe succeeds: for tests
+    /// that redeliver a record at once where SQS would wait out the back-off.
+    pub async fn breaker_opening_passes(&self) {
+        bridge::ports::Breaker::close(&self.table)
+            .await
+            .expect("close the breaker");
     }
 
     pub fn secret_reads(&self) -> usize {
