@@ -7,8 +7,9 @@ use crate::job::{
     AccountUpsert, Action, CaseCreate, ContactUpsert, HourEntryUpsert, Job, PostalAddress,
     UserCreate, UserDeactivate,
 };
-use crate::ports::ExternalKey;
+use crate::ports::{CreateIntent, ExternalKey};
 use crate::resolve::HourEntryTarget;
+use serde_json::{Value, json};
 use severa::entities::{
     Account, Address, Case, CommunicationMethod, Company, Contact, HourEntry, User,
 };
@@ -63,12 +64,17 @@ fn guid_of(operation: &'static str, guid: Option<String>) -> Result<String, JobE
         .ok_or_else(|| unexpected(operation, "Severa's answer carried no GUID"))
 }
 
-/// The record a job writes, the job holding its lock, and whether an earlier attempt started a
-/// create it did not see through.
+/// The record a job writes, the job holding its lock, and the create an earlier attempt started
+/// and did not see through (what it was creating, as [`Inner::intend`] recorded it).
 struct Rec {
     key: ExternalKey,
     owner: String,
-    open_intent: bool,
+    intent: Option<Value>,
+}
+
+/// A text member of a recorded intent.
+fn field<'a>(intent: &'a Value, name: &str) -> Option<&'a str> {
+    intent.get(name).and_then(Value::as_str)
 }
 
 fn same_text(a: Option<&str>, b: &str) -> bool {
@@ -80,7 +86,7 @@ impl Inner {
         &self,
         job: &Job,
         client: SeveraClient,
-        open_intent: bool,
+        intent: Option<&CreateIntent>,
     ) -> Result<Applied, JobError> {
         let rec = Rec {
             key: ExternalKey {
@@ -89,12 +95,12 @@ impl Inner {
                 external_id: job.external_id.clone(),
             },
             owner: job.job_id.clone(),
-            open_intent,
+            // A fingerprint that is not ours (an older format) still says a create was open.
+            intent: intent.map(|i| serde_json::from_str(&i.fingerprint).unwrap_or(Value::Null)),
         };
-        let key = &rec.key;
         match &job.action {
             Action::HourEntryUpsert(p) => self.upsert_hour_entry(&client, &rec, p).await,
-            Action::HourEntryDelete(_) => self.delete_hour_entry(&client, key).await,
+            Action::HourEntryDelete(_) => self.delete_hour_entry(&client, &rec).await,
             Action::AccountUpsert(p) => self.upsert_account(&client, &rec, p).await,
             Action::ContactUpsert(p) => self.upsert_contact(&client, &rec, p).await,
             Action::CaseCreate(p) => self.create_case(&client, &rec, p).await,
@@ -105,20 +111,16 @@ impl Inner {
     }
 
     /// The record's Severa GUID: from the id map, or — when an earlier attempt started a create
-    /// whose answer was lost — found in Severa by `find` and adopted, unless another record of
-    /// the other software owns it. `None`: create it.
-    async fn mapped<F, Fut>(&self, rec: &Rec, find: F) -> Result<Option<String>, JobError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<String>, JobError>>,
-    {
+    /// whose answer was lost — found in Severa by what that create sent ([`Self::find_created`])
+    /// and adopted, unless another record of the other software owns it. `None`: create it.
+    async fn mapped(&self, client: &SeveraClient, rec: &Rec) -> Result<Option<String>, JobError> {
         if let Some(guid) = self.id_map.lookup(&rec.key).await? {
             return Ok(Some(guid));
         }
-        if !rec.open_intent {
+        let Some(intent) = &rec.intent else {
             return Ok(None);
-        }
-        for guid in find().await? {
+        };
+        for guid in self.find_created(client, intent).await? {
             if self
                 .id_map
                 .owner(&guid)
@@ -140,11 +142,87 @@ impl Inner {
         Ok(None)
     }
 
+    /// Records in Severa that match what an open create intent sent: hour entries of the user
+    /// on the day with the phase, hours and text; accounts by number, then name; contacts by
+    /// name in the account; cases by name in the account; users by e-mail.
+    async fn find_created(
+        &self,
+        client: &SeveraClient,
+        intent: &Value,
+    ) -> Result<Vec<String>, JobError> {
+        let text = |name: &str| field(intent, name).unwrap_or_default().to_string();
+        let guids = match field(intent, "op") {
+            Some("AddNewHourEntry") => {
+                let Ok(date) = text("date").parse::<chrono::NaiveDate>() else {
+                    return Ok(Vec::new());
+                };
+                let day = WireDateTime::date(date);
+                let hours = text("hours").parse::<rust_decimal::Decimal>().ok();
+                let entries = client
+                    .get_hour_entries_by_date_and_user_guid(None, day, day, &text("user"))
+                    .await?
+                    .value;
+                entries
+                    .into_iter()
+                    .filter(|e| {
+                        e.phase_guid.as_deref() == Some(text("phase").as_str())
+                            && e.quantity == hours
+                            && e.description.as_deref().unwrap_or_default() == text("description")
+                    })
+                    .filter_map(|e| e.guid)
+                    .collect()
+            }
+            Some("AddNewAccount") => {
+                let by_number = match intent.get("number").and_then(Value::as_i64) {
+                    Some(n) => client.get_account_by_number(n).await?.value,
+                    None => None,
+                };
+                let found = match by_number {
+                    Some(account) => Some(account),
+                    None => client.get_account_by_name(&text("name")).await?.value,
+                };
+                found.and_then(|a| a.guid).into_iter().collect()
+            }
+            Some("AddNewContact") => client
+                .get_contacts_by_account_guid(&text("account"))
+                .await?
+                .value
+                .into_iter()
+                .filter(|c| {
+                    same_text(c.first_name.as_deref(), &text("first_name"))
+                        && same_text(c.last_name.as_deref(), &text("last_name"))
+                })
+                .filter_map(|c| c.guid)
+                .collect(),
+            Some("AddNewCase") => client
+                .get_all_cases(None)
+                .await?
+                .value
+                .into_iter()
+                .filter(|c| {
+                    same_text(c.name.as_deref(), &text("name"))
+                        && c.account_guid.as_deref() == Some(text("account").as_str())
+                })
+                .filter_map(|c| c.guid)
+                .collect(),
+            Some("AddNewUser") => client
+                .get_all_users(None, true)
+                .await?
+                .value
+                .into_iter()
+                .filter(|u| same_text(u.email.as_deref(), &text("email")))
+                .filter_map(|u| u.guid)
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(guids)
+    }
+
     /// Records, before a create, what is being created: if the answer is lost, the retry finds
     /// the intent and looks in Severa before creating again.
-    async fn intend(&self, rec: &Rec, fingerprint: String) -> Result<(), JobError> {
+    async fn intend(&self, rec: &Rec, what: Value) -> Result<(), JobError> {
         self.records
-            .open_intent(&rec.key, &rec.owner, &fingerprint)
+            .open_intent(&rec.key, &rec.owner, &what.to_string())
             .await
             .map_err(JobError::Infrastructure)
     }
@@ -175,27 +253,7 @@ impl Inner {
         p: &HourEntryUpsert,
     ) -> Result<Applied, JobError> {
         let target = self.resolver.hour_entry_target(client, p).await?;
-        let day = WireDateTime::date(p.event_date);
-        // An entry of the user on that day with the job's phase, work type, hours and text.
-        let find = || async {
-            let entries = client
-                .get_hour_entries_by_date_and_user_guid(None, day, day, &target.user_guid)
-                .await?
-                .value;
-            Ok(entries
-                .into_iter()
-                .filter(|e| {
-                    e.phase_guid.as_deref() == Some(target.phase_guid.as_str())
-                        && (target.work_type_guid.is_none()
-                            || e.work_type_guid == target.work_type_guid)
-                        && e.quantity == Some(p.hours)
-                        && e.description.as_deref().unwrap_or_default()
-                            == p.description.as_deref().unwrap_or_default()
-                })
-                .filter_map(|e| e.guid)
-                .collect())
-        };
-        if let Some(guid) = self.mapped(rec, find).await? {
+        if let Some(guid) = self.mapped(client, rec).await? {
             match client.get_hour_entry_by_guid(&guid).await?.value {
                 Some(mut entry) => {
                     entry.guid = Some(guid.clone());
@@ -220,10 +278,14 @@ impl Inner {
         apply_hour_entry_fields(&mut entry, &target, p);
         self.intend(
             rec,
-            format!(
-                "AddNewHourEntry user={} date={} phase={} hours={}",
-                target.user_guid, p.event_date, target.phase_guid, p.hours
-            ),
+            json!({
+                "op": ops::ADD_NEW_HOUR_ENTRY.name,
+                "user": target.user_guid,
+                "date": p.event_date.to_string(),
+                "phase": target.phase_guid,
+                "hours": p.hours.to_string(),
+                "description": p.description.clone().unwrap_or_default(),
+            }),
         )
         .await?;
         let created = client.add_new_hour_entry(&entry).await?.value;
@@ -232,12 +294,14 @@ impl Inner {
         Ok(applied(guid, ops::ADD_NEW_HOUR_ENTRY.name))
     }
 
+    /// A delete of an entry whose create lost its answer finds that entry by the open intent.
     async fn delete_hour_entry(
         &self,
         client: &SeveraClient,
-        key: &ExternalKey,
+        rec: &Rec,
     ) -> Result<Applied, JobError> {
-        let Some(guid) = self.id_map.lookup(key).await? else {
+        let key = &rec.key;
+        let Some(guid) = self.mapped(client, rec).await? else {
             tracing::info!(
                 source = %key.source,
                 external_id = %key.external_id,
@@ -280,26 +344,7 @@ impl Inner {
         rec: &Rec,
         p: &AccountUpsert,
     ) -> Result<Applied, JobError> {
-        // By number, then by name, as AddNewAccount itself matches.
-        let find = || async {
-            if let Some(number) = p.number
-                && let Some(guid) = client
-                    .get_account_by_number(number)
-                    .await?
-                    .value
-                    .and_then(|a| a.guid)
-            {
-                return Ok(vec![guid]);
-            }
-            Ok(client
-                .get_account_by_name(&p.name)
-                .await?
-                .value
-                .and_then(|a| a.guid)
-                .into_iter()
-                .collect())
-        };
-        if let Some(guid) = self.mapped(rec, find).await? {
+        if let Some(guid) = self.mapped(client, rec).await? {
             if let Some(mut account) = client.get_account_by_guid(&guid).await?.value {
                 let company = match account.company_guid.as_deref() {
                     Some(company_guid) => client.get_company_by_guid(company_guid).await?.value,
@@ -343,7 +388,7 @@ impl Inner {
         // AddNewAccount upserts by Number, then Name: a repeat updates the same account.
         self.intend(
             rec,
-            format!("AddNewAccount name={:?} number={:?}", p.name, p.number),
+            json!({"op": ops::ADD_NEW_ACCOUNT.name, "name": p.name, "number": p.number}),
         )
         .await?;
         let saved = client
@@ -391,22 +436,7 @@ impl Inner {
         p: &ContactUpsert,
     ) -> Result<Applied, JobError> {
         let account_guid = self.resolver.account(client, &p.account).await?;
-        // A contact of the account with the job's first and last name.
-        let find = || async {
-            let contacts = client
-                .get_contacts_by_account_guid(&account_guid)
-                .await?
-                .value;
-            Ok(contacts
-                .into_iter()
-                .filter(|c| {
-                    same_text(c.first_name.as_deref(), &p.first_name)
-                        && same_text(c.last_name.as_deref(), &p.last_name)
-                })
-                .filter_map(|c| c.guid)
-                .collect())
-        };
-        if let Some(guid) = self.mapped(rec, find).await? {
+        if let Some(guid) = self.mapped(client, rec).await? {
             if let Some(mut contact) = client.get_contact_by_guid(&guid).await?.value {
                 contact.guid = Some(guid.clone());
                 contact.account_guid = Some(account_guid);
@@ -425,10 +455,12 @@ impl Inner {
         apply_contact_fields(&mut contact, p);
         self.intend(
             rec,
-            format!(
-                "AddNewContact account={account_guid} name={} {}",
-                p.first_name, p.last_name
-            ),
+            json!({
+                "op": ops::ADD_NEW_CONTACT.name,
+                "account": account_guid,
+                "first_name": p.first_name,
+                "last_name": p.last_name,
+            }),
         )
         .await?;
         let created = client.add_new_contact(&contact).await?.value;
@@ -444,21 +476,9 @@ impl Inner {
         p: &CaseCreate,
     ) -> Result<Applied, JobError> {
         let account_guid = self.resolver.account(client, &p.account).await?;
-        // A case of the account with the job's name.
-        let find = || async {
-            let cases = client.get_all_cases(None).await?.value;
-            Ok(cases
-                .into_iter()
-                .filter(|c| {
-                    same_text(c.name.as_deref(), &p.name)
-                        && c.account_guid.as_deref() == Some(account_guid.as_str())
-                })
-                .filter_map(|c| c.guid)
-                .collect())
-        };
         // A create that already happened (an earlier job for the same external id) is not
         // repeated: AddNewCase has no upsert and would open a second case.
-        if let Some(guid) = self.mapped(rec, find).await? {
+        if let Some(guid) = self.mapped(client, rec).await? {
             return Ok(skipped(Some(guid), ops::ADD_NEW_CASE.name));
         }
         let owner_guid = self.resolver.user(client, &p.owner).await?;
@@ -479,7 +499,7 @@ impl Inner {
         };
         self.intend(
             rec,
-            format!("AddNewCase account={account_guid} name={:?}", p.name),
+            json!({"op": ops::ADD_NEW_CASE.name, "account": account_guid, "name": p.name}),
         )
         .await?;
         let created = client.add_new_case(&case).await?.value;
@@ -494,16 +514,7 @@ impl Inner {
         rec: &Rec,
         p: &UserCreate,
     ) -> Result<Applied, JobError> {
-        // E-mail is unique in Severa.
-        let find = || async {
-            let users = client.get_all_users(None, true).await?.value;
-            Ok(users
-                .into_iter()
-                .filter(|u| same_text(u.email.as_deref(), &p.email))
-                .filter_map(|u| u.guid)
-                .collect())
-        };
-        if let Some(guid) = self.mapped(rec, find).await? {
+        if let Some(guid) = self.mapped(client, rec).await? {
             return Ok(skipped(Some(guid), ops::ADD_NEW_USER.name));
         }
         let user = User {
@@ -517,7 +528,7 @@ impl Inner {
             send_weekly_mail: Some(false),
             ..Default::default()
         };
-        self.intend(rec, format!("AddNewUser email={}", p.email))
+        self.intend(rec, json!({"op": ops::ADD_NEW_USER.name, "email": p.email}))
             .await?;
         let created = client.add_new_user(&user).await?.value;
         self.resolver.user_changed();

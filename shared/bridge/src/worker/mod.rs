@@ -462,13 +462,13 @@ impl Inner {
         }
 
         let record = record_key(&job);
-        let mut open_intent = false;
+        let mut intent = None;
         if let Some(key) = &record {
             match self
                 .take_record(&job, key, &meta, receipt, body, deadline, started)
                 .await
             {
-                Ok(intent) => open_intent = intent.is_some(),
+                Ok(open) => intent = open,
                 Err(outcome) => return outcome,
             }
         }
@@ -477,7 +477,7 @@ impl Inner {
         let attempt = meta.receive_count;
         let result = match tokio::time::timeout(
             budget,
-            self.apply_rereading_misses(&job, attempt, open_intent),
+            self.apply_rereading_misses(&job, attempt, intent.as_ref()),
         )
         .await
         {
@@ -674,12 +674,12 @@ impl Inner {
         &self,
         job: &Job,
         attempt: u32,
-        open_intent: bool,
+        intent: Option<&CreateIntent>,
     ) -> Result<Applied, JobError> {
-        match self.apply_with_key(job, open_intent).await {
+        match self.apply_with_key(job, intent).await {
             Err(JobError::Unresolved { .. }) if attempt > 1 => {
                 self.resolver.forget_all();
-                self.apply_with_key(job, open_intent).await
+                self.apply_with_key(job, intent).await
             }
             other => other,
         }
@@ -687,16 +687,20 @@ impl Inner {
 
     /// Applies the job; on an authentication fault re-reads the key once (single-flight in the
     /// cache) and tries once more, so a rotated key costs one failed call, not a failed job.
-    async fn apply_with_key(&self, job: &Job, open_intent: bool) -> Result<Applied, JobError> {
+    async fn apply_with_key(
+        &self,
+        job: &Job,
+        intent: Option<&CreateIntent>,
+    ) -> Result<Applied, JobError> {
         let (client, generation) = self.severa.client().await?;
-        match self.apply(job, client, open_intent).await {
+        match self.apply(job, client, intent).await {
             Err(err) if err.is_authentication_failure() => {
                 tracing::warn!(
                     job_id = %job.job_id,
                     "Severa rejected the API key; re-reading the secret and trying once more"
                 );
                 let (client, _) = self.severa.refreshed(generation).await?;
-                match self.apply(job, client, open_intent).await {
+                match self.apply(job, client, intent).await {
                     Err(JobError::Severa(e))
                         if e.fault_kind() == Some(severa::FaultKind::AuthenticationFailure) =>
                     {
