@@ -867,3 +867,58 @@ async fn creates_whose_answers_were_lost_are_adopted_not_repeated() {
     assert_eq!(entries[0]["Quantity"], "3");
     h.stop().await;
 }
+
+/// The create's answer is lost, and the record's next event arrives before the create is
+/// retried: the update (other hours) and the delete find the entry by what the create sent.
+#[tokio::test]
+async fn an_event_after_a_lost_create_finds_the_entry_it_created() {
+    let h = Harness::start().await;
+    h.post(
+        "faults",
+        json!({"operation": "AddNewHourEntry", "kind": "truncate", "times": 1}),
+    )
+    .await;
+    let create = h
+        .enqueue(&[hours_at("j-create", "2026-01-20T10:00:00Z", "1")], 30)
+        .await;
+    let response = h.handle_and_finish(create.clone()).await;
+    assert_eq!(
+        failed_ids(&response).len(),
+        1,
+        "the cut-off create is retried"
+    );
+    // The newer edit comes first.
+    let update = h
+        .enqueue(&[hours_at("j-update", "2026-01-20T10:05:00Z", "2")], 30)
+        .await;
+    settle(&h, update).await;
+    let entries = order_entries(&h).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["Quantity"], "2");
+    // The create's retry is stale now.
+    settle(&h, create.iter().map(redelivered).collect()).await;
+    assert_eq!(order_entries(&h).await.len(), 1);
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 1);
+
+    // Same with a delete: the entry a lost create made is deleted, not left behind.
+    let h2 = Harness::start().await;
+    h2.post(
+        "faults",
+        json!({"operation": "AddNewHourEntry", "kind": "truncate", "times": 1}),
+    )
+    .await;
+    let create = h2
+        .enqueue(&[hours_at("j-create", "2026-01-20T10:00:00Z", "1")], 30)
+        .await;
+    h2.handle_and_finish(create).await;
+    let delete = h2
+        .enqueue(&[delete_at("j-delete", "2026-01-20T10:10:00Z")], 30)
+        .await;
+    settle(&h2, delete).await;
+    assert!(
+        order_entries(&h2).await.is_empty(),
+        "deleted, not left behind"
+    );
+    h.stop().await;
+    h2.stop().await;
+}
