@@ -1,13 +1,14 @@
 # severa-bridge — single entry point. `make demo` and `make test` are the README's two commands.
 SHELL := /bin/bash
 
-.PHONY: demo dev demo-severa test sim bench bench-worker coldstart lint-infra fmt lint help
+.PHONY: demo dev demo-severa test chaos sim bench bench-worker coldstart lint-infra fmt lint help
 
 help:
 	@echo "make demo   - the whole pipeline locally (moto, severa-sim, functions under cargo lambda): scenario + report"
 	@echo "make dev    - the same local stack left running; endpoints in .run/dev/endpoints.env"
 	@echo "make demo-severa - only the Severa simulator, driven with bridgectl (no AWS parts)"
 	@echo "make test   - fmt check, clippy -D warnings, all tests, end-to-end smoke against severa-sim, the demo scenario"
+	@echo "make chaos  - 2 000 jobs out of order and resent, under injected faults, a maintenance break and a key rotation"
 	@echo "make sim    - run severa-sim on 127.0.0.1:8642 in the foreground"
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
@@ -25,6 +26,9 @@ demo-severa:
 
 test:
 	@scripts/test.sh
+
+chaos:
+	@scripts/chaos.sh
 
 sim:
 	cargo run --release -p severa-sim -- --listen 127.0.0.1:8642

@@ -6,29 +6,10 @@ mod worker_harness;
 
 use async_trait::async_trait;
 use bridge::ports::{PortError, ReceivedMessages};
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use worker_harness::*;
-
-/// The worker's clock, moved by the test.
-#[derive(Clone)]
-struct TestClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl TestClock {
-    fn at(s: &str) -> Self {
-        Self(Arc::new(Mutex::new(s.parse().unwrap())))
-    }
-    fn set(&self, s: &str) {
-        *self.0.lock().unwrap() = s.parse().unwrap();
-    }
-    fn advance(&self, minutes: i64) {
-        *self.0.lock().unwrap() += ChronoDuration::minutes(minutes);
-    }
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
 
 /// Passes visibility changes on to the real queue and remembers the delays asked for.
 struct RecordingQueue {
@@ -50,9 +31,8 @@ impl ReceivedMessages for RecordingQueue {
 async fn start(clock: &TestClock) -> (Harness, Arc<Mutex<Vec<i32>>>) {
     let delays = Arc::new(Mutex::new(Vec::new()));
     let recorded = delays.clone();
-    let clock_fn = clock.clone();
     let settings = bridge::worker::WorkerSettings {
-        clock: Arc::new(move || clock_fn.now()),
+        clock: clock.as_clock(),
         max_attempts: bridge::worker::MAX_RECEIVES,
         ..test_settings()
     };

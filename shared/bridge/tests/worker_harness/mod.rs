@@ -51,6 +51,31 @@ pub struct Harness {
     pub worker: Worker,
 }
 
+/// The worker's clock, moved by the test.
+#[derive(Clone)]
+pub struct TestClock(Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+#[allow(dead_code)] // each test binary uses some of it
+impl TestClock {
+    pub fn at(s: &str) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(s.parse().unwrap())))
+    }
+    pub fn set(&self, s: &str) {
+        *self.0.lock().unwrap() = s.parse().unwrap();
+    }
+    pub fn advance(&self, minutes: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::minutes(minutes);
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+    /// The worker's clock setting.
+    pub fn as_clock(&self) -> bridge::sync::Clock {
+        let clock = self.clone();
+        Arc::new(move || clock.now())
+    }
+}
+
 /// Delays at their ceiling, so tests know them exactly.
 pub fn max_jitter() -> Jitter {
     Arc::new(|upper| upper)
