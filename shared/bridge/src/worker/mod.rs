@@ -405,19 +405,10 @@ impl Inner {
             {
                 self.delay(&meta, receipt, seconds).await;
                 self.settings.metrics.count("JobsDeferred", 1, &[]);
-                tracing::info!(
-                    correlation_id = %meta.correlation_id,
-                    job_id = %meta.job_id,
-                    kind = %meta.kind,
-                    source = %meta.source,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    outcome = Outcome::Retry.as_str(),
-                    error_type = "SeveraUnavailable",
-                    reason = %reason,
-                    attempt = meta.receive_count,
-                    retry_in_s = seconds,
-                    "Severa's circuit breaker is open: deferred without calling Severa"
+                let why = format!(
+                    "Severa's circuit breaker is open ({reason}): deferred without calling Severa"
                 );
+                self.log_wait(&meta, started, "SeveraUnavailable", seconds, &why);
                 return Outcome::Retry;
             }
         }
@@ -443,20 +434,8 @@ impl Inner {
                 let cap = i64::try_from(self.settings.backoff_cap.as_secs()).unwrap_or(i64::MAX);
                 let seconds = i32::try_from(wait.clamp(1, cap.max(1))).unwrap_or(i32::MAX);
                 self.delay(&meta, receipt, seconds).await;
-                tracing::info!(
-                    correlation_id = %meta.correlation_id,
-                    job_id = %meta.job_id,
-                    kind = %meta.kind,
-                    source = %meta.source,
-                    severa_operation = "",
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    outcome = Outcome::Retry.as_str(),
-                    error_type = "InProgress",
-                    attempt = meta.receive_count,
-                    max_attempts = self.settings.max_attempts,
-                    retry_in_s = seconds,
-                    "job is being handled by another invocation"
-                );
+                let why = "the job is being handled by another invocation";
+                self.log_wait(&meta, started, "InProgress", seconds, why);
                 return Outcome::Retry;
             }
         }
@@ -548,19 +527,12 @@ impl Inner {
             Ok(RecordLock::Held { until }) => {
                 self.release_claim(&job.job_id).await;
                 // The holder usually lets go within a second: a normal back-off, not its deadline.
-                self.retry_later(meta, receipt).await;
-                tracing::info!(
-                    correlation_id = %meta.correlation_id,
-                    job_id = %meta.job_id,
-                    kind = %meta.kind,
-                    source = %meta.source,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    outcome = Outcome::Retry.as_str(),
-                    error_type = "RecordBusy",
-                    attempt = meta.receive_count,
-                    locked_until = %until.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    "another job of the same record is being applied; retrying after it"
+                let seconds = self.retry_later(meta, receipt).await;
+                let why = format!(
+                    "another job of the same record holds it (until {}); retrying after it",
+                    until.to_rfc3339_opts(SecondsFormat::Secs, true)
                 );
+                self.log_wait(meta, started, "RecordBusy", seconds, &why);
                 self.settings.metrics.count("JobsRetried", 1, &[]);
                 return Err(Outcome::Retry);
             }
@@ -796,7 +768,7 @@ impl Inner {
         self.delay(meta, receipt, seconds).await;
     }
 
-    async fn retry_later(&self, meta: &Meta, receipt: Option<&str>) {
+    async fn retry_later(&self, meta: &Meta, receipt: Option<&str>) -> i32 {
         let seconds = backoff::delay_seconds(
             meta.receive_count,
             self.settings.backoff_base,
@@ -804,6 +776,33 @@ impl Inner {
             &self.settings.jitter,
         );
         self.delay(meta, receipt, seconds).await;
+        seconds
+    }
+
+    /// The log line of a job sent back to wait without being tried (another holder, the
+    /// breaker): outcome `retry`, why, and when it comes back.
+    fn log_wait(
+        &self,
+        meta: &Meta,
+        started: Instant,
+        error_type: &str,
+        retry_in_s: i32,
+        why: &str,
+    ) {
+        tracing::info!(
+            correlation_id = %meta.correlation_id,
+            job_id = %meta.job_id,
+            kind = %meta.kind,
+            source = %meta.source,
+            severa_operation = "",
+            duration_ms = started.elapsed().as_millis() as u64,
+            outcome = Outcome::Retry.as_str(),
+            error_type,
+            attempt = meta.receive_count,
+            max_attempts = self.settings.max_attempts,
+            retry_in_s,
+            "{why}"
+        );
     }
 
     async fn delay(&self, meta: &Meta, receipt: Option<&str>, seconds: i32) {
