@@ -507,8 +507,13 @@ async fn worker_run(
         endpoint: Some(sim.endpoint()),
         config: SeveraConfig::default(),
     };
+    // The same number of Severa calls in flight as the raw run: `instances` batches at a time,
+    // each with its share of the records in flight (16 = 2 × 8 with batches of 10). With fewer
+    // (one batch of 10 against 16), the bench measured the difference in concurrency, not the
+    // worker — which showed once the simulator got fast enough not to be the bottleneck.
+    let instances = in_flight.div_ceil(batch).max(1);
     let settings = WorkerSettings {
-        concurrency: batch,
+        concurrency: in_flight.div_ceil(instances),
         // Formatted like production's EMF lines, written nowhere (the log lines go to a sink too).
         metrics: bridge::metrics::Metrics::discard("worker"),
         ..WorkerSettings::default()
@@ -531,7 +536,6 @@ async fn worker_run(
         .map(<[SqsMessage]>::to_vec)
         .collect();
     let queue = Arc::new(Mutex::new(batches.into_iter()));
-    let instances = (in_flight / batch).max(1);
     let cpu = process_cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..instances)

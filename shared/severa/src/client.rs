@@ -104,6 +104,8 @@ impl SeveraClient {
             .timeout(config.timeout)
             .user_agent(config.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60))
+            // Every request carries the API key: a redirect must not re-send it elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SeveraError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -252,6 +254,22 @@ impl SeveraClient {
                 Some(status),
                 format!(
                     "Severa answered with an HTML page ({title}); probably a maintenance break"
+                ),
+            ));
+        }
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| reqwest::Url::parse(l).ok())
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "another address".to_string());
+            return Err(transport(
+                TransportKind::HttpStatus,
+                Some(status),
+                format!(
+                    "Severa's endpoint answered with a redirect (HTTP {status}) to {location}; it is not followed because the request carries the API key. Check the configured endpoint (SEVERA_ENDPOINT or the secret's endpoint)"
                 ),
             ));
         }

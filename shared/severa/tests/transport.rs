@@ -781,6 +781,32 @@ async fn connection_refused_is_connect() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_not_followed_so_the_key_goes_nowhere_else() {
+    let elsewhere = TestServer::start(|_, _| Reply::Send(vec![http("200 OK", XML, b"")])).await;
+    let target = elsewhere.endpoint.clone();
+    let server = TestServer::start(move |_, _| {
+        let head = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+        );
+        Reply::Send(vec![head.into_bytes()])
+    })
+    .await;
+    let e = server.client().get_version().await.unwrap_err();
+    let (kind, status, message) = transport_parts(&e);
+    assert_eq!((kind, status), (TransportKind::HttpStatus, Some(307)));
+    assert!(
+        message.contains("redirect") && message.contains("127.0.0.1"),
+        "{message}"
+    );
+    assert!(!e.is_retryable(), "a wrong endpoint does not fix itself");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the envelope with the key was not re-sent"
+    );
+    assert!(!format!("{e}{e:?}").contains(KEY));
+}
+
+#[tokio::test]
 async fn server_that_never_answers_times_out() {
     let server = TestServer::start(|_, _| Reply::SendAndHang(vec![])).await;
     let client = client_for(&server.endpoint, Duration::from_millis(500), 1 << 20);

@@ -845,3 +845,20 @@ fn wire_datetime_converts_from_chrono() {
         serde_json::json!("2024-05-02T10:11:12Z")
     );
 }
+
+#[test]
+fn elements_nested_50_000_deep_are_an_error_not_a_stack_overflow() {
+    let depth = 50_000;
+    let inner = format!("{}x{}", "<a:n>".repeat(depth), "</a:n>".repeat(depth));
+    // A void operation's result is read as a generic tree (the recursive path).
+    let xml = response("GetVersion", &inner);
+    match decode_response::<_, Value>(xml.as_bytes()) {
+        Err(WireError::NotSoap(message)) => {
+            assert!(message.contains("nested deeper than 256"), "{message}")
+        }
+        other => panic!("expected a nesting error, got {:?}", other.map(|d| d.quota)),
+    }
+    // Ordinary depth is fine.
+    let shallow = format!("{}x{}", "<a:n>".repeat(100), "</a:n>".repeat(100));
+    assert!(decode_response::<_, Value>(response("GetVersion", &shallow).as_bytes()).is_ok());
+}

@@ -6,8 +6,11 @@ use super::{NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI};
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
-use quick_xml::name::{NamespaceError, NamespaceResolver, QName, ResolveResult};
+use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use std::io::BufRead;
+
+/// How deep elements may nest in a response.
+pub const MAX_DEPTH: usize = 256;
 
 /// Why a response could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,9 +238,11 @@ impl Scopes {
 
     #[inline(always)]
     fn open(&mut self, start: &BytesStart<'_>) -> Result<(), WireError> {
-        if self.depth >= u16::MAX as usize {
-            return Err(xml_error(quick_xml::Error::Namespace(
-                NamespaceError::TooDeeplyNested(u16::MAX as usize),
+        // Generic trees are read recursively: a hostile or broken answer nested 50 000 levels
+        // deep must be an error, not a stack overflow. Severa's answers nest about ten deep.
+        if self.depth >= MAX_DEPTH {
+            return Err(WireError::NotSoap(format!(
+                "elements are nested deeper than {MAX_DEPTH} levels"
             )));
         }
         self.depth += 1;
