@@ -87,7 +87,10 @@ fn missing_header_is_named_and_401() {
     assert_eq!(err, VerifyError::MissingHeader(SIGNATURE_HEADER));
     assert!(err.to_string().contains("x-webhook-signature-256"));
     assert_eq!(err.http_status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(err.public_message(), "invalid signature");
+    assert_eq!(
+        err.public_message(),
+        "missing header x-webhook-signature-256"
+    );
 }
 
 #[test]

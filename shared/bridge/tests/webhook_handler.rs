@@ -93,10 +93,29 @@ async fn bad_or_missing_signature_is_401_and_reveals_nothing() {
         .remove(standard_webhooks::SIGNATURE_HEADER);
     let response = env.webhook.handle(unsigned).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A missing header is named (the sender must add it); nothing about the secret or the
+    // expected signature is revealed, and a wrong signature still says only "invalid".
     assert_eq!(
         json_body(&response),
-        forged_body,
-        "missing and wrong look alike"
+        json!({"error": "unauthorized", "reason": "missing header webhook-signature"})
+    );
+    let mut bare = env.crm_request("msg_b", &body);
+    for header in [
+        standard_webhooks::ID_HEADER,
+        standard_webhooks::TIMESTAMP_HEADER,
+        standard_webhooks::SIGNATURE_HEADER,
+    ] {
+        bare.headers_mut().remove(header);
+    }
+    let response = env.webhook.handle(bare).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "not 400: unauthenticated"
+    );
+    assert_eq!(
+        json_body(&response),
+        json!({"error": "unauthorized", "reason": "missing header webhook-id"})
     );
 
     // The body of a tampered request fails the same way.

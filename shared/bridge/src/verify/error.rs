@@ -39,13 +39,14 @@ pub enum VerifyError {
 impl VerifyError {
     /// The status a webhook endpoint should answer with.
     ///
-    /// Anything that fails authentication (missing/malformed/wrong signature) is `401`, so a probe
-    /// learns nothing beyond "not authenticated"; a malformed id/timestamp or a stale timestamp is
-    /// `400` (the request is not a valid delivery); a bad configured secret is `500`, since only we
-    /// can fix it and the sender should retry later.
+    /// A delivery that does not carry what authenticates it — any missing header of the scheme,
+    /// or a malformed or wrong signature — is `401`; a malformed id/timestamp or a stale timestamp
+    /// is `400` (the request is not a valid delivery); a bad configured secret is `500`, since
+    /// only we can fix it and the sender should retry later.
     pub fn http_status(&self) -> StatusCode {
         match self {
-            Self::MissingHeader(h) | Self::MalformedHeader { header: h, .. } => {
+            Self::MissingHeader(_) => StatusCode::UNAUTHORIZED,
+            Self::MalformedHeader { header: h, .. } => {
                 if is_signature_header(h) {
                     StatusCode::UNAUTHORIZED
                 } else {
@@ -58,15 +59,18 @@ impl VerifyError {
         }
     }
 
-    /// A fixed, detail-free text safe to put in the response body; log the `Display` form instead.
-    pub fn public_message(&self) -> &'static str {
-        match self.http_status() {
-            StatusCode::UNAUTHORIZED => "invalid signature",
-            StatusCode::BAD_REQUEST => match self {
-                Self::StaleTimestamp { .. } => "stale timestamp",
-                _ => "bad request",
-            },
-            _ => "internal error",
+    /// A text safe to put in the response body: it names a missing or malformed header (the
+    /// sender needs that to fix its request) but never a value, the secret, or why a signature
+    /// did not match.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::MissingHeader(h) => format!("missing header {h}"),
+            Self::MalformedHeader { header, .. } if !is_signature_header(header) => {
+                format!("malformed header {header}")
+            }
+            Self::StaleTimestamp { .. } => "stale timestamp".to_string(),
+            Self::SecretFormat(_) => "internal error".to_string(),
+            Self::MalformedHeader { .. } | Self::BadSignature => "invalid signature".to_string(),
         }
     }
 }
