@@ -9,8 +9,8 @@
 //! `AWSCURRENT`.
 //!
 //! Environment:
-//! - `SEVERA_ENDPOINT` (optional): where keys are tested; wins over the endpoint in the secret
-//!   (default: the secret's, else Severa production);
+//! - `SEVERA_ENDPOINT` (optional): where keys are tested when the secret names no endpoint
+//!   (the secret's wins, as in the worker), else Severa production;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): the test call, whole;
 //! - `RUST_LOG` (optional, default `info`): log filter. Logs are JSON lines on stdout and never
 //!   contain a key.

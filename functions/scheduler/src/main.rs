@@ -8,7 +8,7 @@
 //! - `TABLE_NAME`: the DynamoDB table (cursor, lease, schema version, enqueued markers);
 //! - `SEVERA_SECRET_ID`: Secrets Manager id of the Severa API key;
 //! - `SYNCS_FILE` or `SYNCS_JSON`: the sync configuration (see `examples/syncs.json`);
-//! - `SEVERA_ENDPOINT` (optional): overrides the endpoint (default: the secret's, else production);
+//! - `SEVERA_ENDPOINT` (optional): the endpoint when the secret names none (the secret's wins), else production;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 120): one Severa call, whole (changed-since
 //!   reads can be large);
 //! - `RUST_LOG` (optional, default `info`): log filter. Logs are JSON lines on stdout, and so

@@ -7,7 +7,7 @@
 //! - `TABLE_NAME`: the DynamoDB table for idempotency records and the id map;
 //! - `SEVERA_SECRET_ID`: Secrets Manager id of the Severa API key (plain key, or JSON
 //!   `{"api_key": "…", "endpoint": "…"}`);
-//! - `SEVERA_ENDPOINT` (optional): overrides the endpoint (default: the secret's, else production);
+//! - `SEVERA_ENDPOINT` (optional): the endpoint when the secret names none (the secret's wins), else production;
 //! - `WORKER_CONCURRENCY` (optional, 1–64, default 4): records of a batch in flight at once;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
 //! - `KEY_REJECTED_RETRY_SECS` (optional, 1–3600, default 300): while Severa rejects the key,

@@ -122,6 +122,20 @@ pub struct SeveraCredentials {
     pub endpoint: Option<String>,
 }
 
+impl SeveraCredentials {
+    /// The one rule for where a key is used (worker, scheduler, rotation, `bridgectl`): the
+    /// secret's own `endpoint` — a key belongs to the environment it was made in, so a key for
+    /// Severa's test environment never goes to production — else the configured endpoint
+    /// (`SEVERA_ENDPOINT`), else `fallback` (production).
+    pub fn endpoint_or(&self, configured: Option<&str>, fallback: &str) -> String {
+        self.endpoint
+            .as_deref()
+            .or(configured.filter(|e| !e.trim().is_empty()))
+            .unwrap_or(fallback)
+            .to_string()
+    }
+}
+
 impl std::fmt::Debug for SeveraCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SeveraCredentials")
@@ -206,6 +220,25 @@ fn classify(e: &serde_json::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keys_own_endpoint_wins_over_the_configured_one() {
+        let test_key = SeveraCredentials::parse(&SecretString::from(
+            r#"{"api_key":"k-123456","endpoint":"https://sync-test.severa.com/webservice/S3/API.svc"}"#,
+        ))
+        .unwrap();
+        let production = "https://sync.severa.com/webservice/S3/API.svc";
+        assert_eq!(
+            test_key.endpoint_or(Some(production), production),
+            "https://sync-test.severa.com/webservice/S3/API.svc"
+        );
+        let plain = SeveraCredentials::parse(&SecretString::from("k-123456")).unwrap();
+        assert_eq!(
+            plain.endpoint_or(Some("http://127.0.0.1:1/x"), production),
+            "http://127.0.0.1:1/x"
+        );
+        assert_eq!(plain.endpoint_or(Some(" "), production), production);
+    }
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -9,7 +9,7 @@ use severa::{FaultKind, SeveraClient, SeveraConfig, SeveraError};
 /// whose key it is). Severa also recommends calling it on every run.
 #[derive(Debug, Clone)]
 pub struct KeyCheck {
-    /// Wins over the endpoint in the secret (local runs, tests), as in the worker.
+    /// Used when the secret names no endpoint, as in the worker.
     endpoint_override: Option<String>,
     /// Timeouts and user agent; its endpoint is the fallback (production by default).
     config: SeveraConfig,
@@ -57,13 +57,10 @@ impl KeyCheck {
         }
     }
 
-    /// The endpoint a key is tested at: the override, else the secret's, else the config's —
-    /// the order the worker uses.
+    /// The endpoint a key is tested at: where the worker will use it
+    /// ([`SeveraCredentials::endpoint_or`]).
     pub fn endpoint_for(&self, credentials: &SeveraCredentials) -> String {
-        self.endpoint_override
-            .clone()
-            .or_else(|| credentials.endpoint.clone())
-            .unwrap_or_else(|| self.config.endpoint.clone())
+        credentials.endpoint_or(self.endpoint_override.as_deref(), &self.config.endpoint)
     }
 
     /// One authenticated call with the key; `Ok` only when Severa answered it.
@@ -122,15 +119,17 @@ mod tests {
     use secrecy::SecretString;
 
     #[test]
-    fn endpoint_order_is_override_then_secret_then_config() {
+    fn endpoint_order_is_secret_then_configured_then_production() {
         let json = SeveraCredentials::parse(&SecretString::from(
             r#"{"api_key":"k-123456","endpoint":"http://secret/API.svc"}"#,
         ))
         .unwrap();
         let plain = SeveraCredentials::parse(&SecretString::from("k-123456")).unwrap();
         let config = SeveraConfig::with_endpoint("http://config/API.svc");
-        let with_override = KeyCheck::new(Some("http://override/API.svc".into()), config.clone());
-        assert_eq!(with_override.endpoint_for(&json), "http://override/API.svc");
+        let configured = KeyCheck::new(Some("http://configured/API.svc".into()), config.clone());
+        // A key for another environment is never sent to the configured one.
+        assert_eq!(configured.endpoint_for(&json), "http://secret/API.svc");
+        assert_eq!(configured.endpoint_for(&plain), "http://configured/API.svc");
         let without = KeyCheck::new(Some("  ".into()), config);
         assert_eq!(without.endpoint_for(&json), "http://secret/API.svc");
         assert_eq!(without.endpoint_for(&plain), "http://config/API.svc");

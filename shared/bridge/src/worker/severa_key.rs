@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 pub struct SeveraSettings {
     /// Secrets Manager id (name or ARN) of the Severa API key secret.
     pub secret_id: String,
-    /// Wins over an endpoint in the secret and over `config.endpoint` (local runs, tests).
+    /// Used when the secret names no endpoint ([`SeveraCredentials::endpoint_or`]).
     pub endpoint: Option<String>,
     /// Timeouts, size cap, user agent; its endpoint is the fallback (production by default).
     pub config: SeveraConfig,
@@ -106,12 +106,10 @@ impl SeveraAccess {
                 retryable: true,
             })
         })?;
-        let endpoint = self
-            .settings
-            .endpoint
-            .clone()
-            .or(credentials.endpoint)
-            .unwrap_or_else(|| self.settings.config.endpoint.clone());
+        let endpoint = credentials.endpoint_or(
+            self.settings.endpoint.as_deref(),
+            &self.settings.config.endpoint,
+        );
         let client = match current.as_ref().filter(|c| c.endpoint == endpoint) {
             Some(c) => c.client.with_key(credentials.api_key),
             None => SeveraClient::new(
