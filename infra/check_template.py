@@ -87,6 +87,15 @@ def main():
             check(resources_of not in ("*", ["*"]), f"{name}: a policy statement grants {statement.get('Action')} on every resource")
 
     webhook = functions["WebhookFunction"]["Properties"]
+    table_statements = [st for st in policy_statements(webhook) if any("dynamodb:" in a for a in (st.get("Action") if isinstance(st.get("Action"), list) else [st.get("Action", "")]))]
+    for statement in table_statements:
+        keys = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        check(keys == ["job#webhook/*"], "WebhookFunction: table access must be limited with dynamodb:LeadingKeys to job#webhook/* (its own delivery claims)")
+    table = resources["StateTable"]
+    check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain", "StateTable: DeletionPolicy and UpdateReplacePolicy must be Retain (the id map cannot be rebuilt)")
+    reserved = functions["WorkerFunction"]["Properties"].get("ReservedConcurrentExecutions")
+    max_concurrency = template["Parameters"]["WorkerMaximumConcurrency"].get("MaxValue")
+    check(isinstance(reserved, int) and isinstance(max_concurrency, int) and max_concurrency <= reserved, "WorkerMaximumConcurrency may not exceed the worker's ReservedConcurrentExecutions (throttled receives burn attempts)")
     check(webhook.get("FunctionUrlConfig", {}).get("AuthType") == "NONE", "WebhookFunction: Function URL AuthType must be NONE (signatures are checked in code)")
 
     worker = functions["WorkerFunction"]["Properties"]
