@@ -250,6 +250,12 @@ pub fn handler(operation: &str) -> Option<Handler> {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+/// The stored record, or the service's NotFound fault naming it (`Phase sim-x was not found`).
+fn require<'o>(org: &'o Org, kind: Kind, guid: &str, what: &str) -> Result<&'o Record, Fault> {
+    org.get(kind, guid)
+        .ok_or_else(|| Fault::not_found(format!("{what} {guid} was not found")))
+}
+
 fn eq_opt(stored: Option<&str>, wanted: Option<&str>) -> bool {
     match (stored, wanted) {
         (Some(a), Some(b)) => a.trim() == b.trim(),
@@ -415,13 +421,9 @@ const HOUR_WRITABLE: &[&str] = &[
 /// Fills an hour entry's read-only context members from its phase, case and work type.
 pub fn hour_entry_context(org: &Org, f: &mut Fields) -> Result<(), Fault> {
     let phase_guid = non_empty(f, "PhaseGUID").unwrap_or_default().to_string();
-    let phase = org
-        .get(Kind::Phase, &phase_guid)
-        .ok_or_else(|| Fault::not_found(format!("Phase {phase_guid} was not found")))?;
+    let phase = require(org, Kind::Phase, &phase_guid, "Phase")?;
     let case_guid = phase.get("CaseGUID").unwrap_or_default();
-    let case = org
-        .get(Kind::Case, case_guid)
-        .ok_or_else(|| Fault::not_found(format!("Case {case_guid} was not found")))?;
+    let case = require(org, Kind::Case, case_guid, "Case")?;
     let user_guid = non_empty(f, "UserGUID").unwrap_or_default().to_string();
     if org.get(Kind::User, &user_guid).is_none() {
         return Err(Fault::not_found(format!("User {user_guid} was not found")));
@@ -512,13 +514,9 @@ fn write_hour_entry(
         )));
     }
     let phase_guid = non_empty(&base, "PhaseGUID").unwrap_or_default();
-    let phase = org
-        .get(Kind::Phase, phase_guid)
-        .ok_or_else(|| Fault::not_found(format!("Phase {phase_guid} was not found")))?;
+    let phase = require(org, Kind::Phase, phase_guid, "Phase")?;
     let user_guid = non_empty(&base, "UserGUID").unwrap_or_default();
-    let user = org
-        .get(Kind::User, user_guid)
-        .ok_or_else(|| Fault::not_found(format!("User {user_guid} was not found")))?;
+    let user = require(org, Kind::User, user_guid, "User")?;
     let phase_name = phase.get("Name").unwrap_or_default();
     if !user.flag("IsActive") {
         return Err(Fault::validation(format!(
@@ -546,9 +544,7 @@ fn write_hour_entry(
         )));
     }
     if let Some(wt) = non_empty(&base, "WorkTypeGUID") {
-        let work_type = org
-            .get(Kind::WorkType, wt)
-            .ok_or_else(|| Fault::not_found(format!("Work type {wt} was not found")))?;
+        let work_type = require(org, Kind::WorkType, wt, "Work type")?;
         if let Some(allowed) = org.phase_work_types.get(phase.guid())
             && !allowed.iter().any(|a| a == wt)
         {
@@ -574,10 +570,7 @@ fn add_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 fn update_hour_entry(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx.required_entity("hourEntryInfo")?;
     let guid = guid_of(input)?;
-    let existing = cx
-        .org
-        .get(Kind::HourEntry, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Hour entry {guid} was not found")))?;
+    let existing = require(&*cx.org, Kind::HourEntry, &guid, "Hour entry")?;
     if existing.get("InvoiceGUID").is_some_and(|s| !s.is_empty()) {
         return Err(Fault::validation(
             "The hour entry is invoiced and cannot be changed",
@@ -676,10 +669,7 @@ fn add_user(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         &["BusinessUnitGUID", "FirstName", "LastName", "Email"],
     )?;
     let bu_guid = non_empty(&input.fields, "BusinessUnitGUID").unwrap_or_default();
-    let bu = cx
-        .org
-        .get(Kind::BusinessUnit, bu_guid)
-        .ok_or_else(|| Fault::not_found(format!("Business unit {bu_guid} was not found")))?;
+    let bu = require(&*cx.org, Kind::BusinessUnit, bu_guid, "Business unit")?;
     let (bu_code, bu_name) = (
         bu.get("Code").map(str::to_string),
         bu.get("Name").map(str::to_string),
@@ -788,9 +778,7 @@ fn case_mandatory(fields: &Fields) -> Result<(), Fault> {
 /// derived members.
 fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
     let owner = match non_empty(f, "CaseOwnerUserGUID") {
-        Some(g) => org
-            .get(Kind::User, g)
-            .ok_or_else(|| Fault::not_found(format!("Case owner user {g} was not found")))?,
+        Some(g) => require(org, Kind::User, g, "Case owner user")?,
         None => {
             let code = non_empty(f, "CaseOwnerUserCode").unwrap_or_default();
             org.all(Kind::User)
@@ -801,9 +789,7 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
         }
     };
     let account = match non_empty(f, "AccountGUID") {
-        Some(g) => org
-            .get(Kind::Account, g)
-            .ok_or_else(|| Fault::not_found(format!("Account {g} was not found")))?,
+        Some(g) => require(org, Kind::Account, g, "Account")?,
         None => {
             let number = non_empty(f, "AccountNumber").unwrap_or_default();
             org.all(Kind::Account)
@@ -814,9 +800,7 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
         }
     };
     let currency = match non_empty(f, "CurrencyGUID") {
-        Some(g) => org
-            .get(Kind::Currency, g)
-            .ok_or_else(|| Fault::not_found(format!("Currency {g} was not found")))?,
+        Some(g) => require(org, Kind::Currency, g, "Currency")?,
         None => {
             let iso = non_empty(f, "CurrencyShortform").unwrap_or_default();
             org.all(Kind::Currency)
@@ -828,9 +812,7 @@ fn resolve_case(org: &Org, f: &mut Fields) -> Result<(), Fault> {
         .or_else(|| owner.get("BusinessUnitGUID"))
         .unwrap_or_default()
         .to_string();
-    let bu = org
-        .get(Kind::BusinessUnit, &bu_guid)
-        .ok_or_else(|| Fault::not_found(format!("Business unit {bu_guid} was not found")))?;
+    let bu = require(org, Kind::BusinessUnit, &bu_guid, "Business unit")?;
     if let Some(contact) = non_empty(f, "ContactGUID")
         && org.get(Kind::Contact, contact).is_none()
     {
@@ -904,10 +886,7 @@ fn add_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 fn update_case(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx.required_entity("caseInfo")?;
     let guid = guid_of(input)?;
-    let existing = cx
-        .org
-        .get(Kind::Case, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Case {guid} was not found")))?;
+    let existing = require(&*cx.org, Kind::Case, &guid, "Case")?;
     let was_closed = existing.flag("IsClosed");
     let mut fields = existing.fields.clone();
     model::apply(
@@ -973,10 +952,7 @@ fn add_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
         return Err(Fault::not_found(format!("Case {case_guid} was not found")));
     }
     let parent_guid = non_empty(&input.fields, "ParentPhaseGUID").unwrap_or_default();
-    let parent = cx
-        .org
-        .get(Kind::Phase, parent_guid)
-        .ok_or_else(|| Fault::not_found(format!("Parent phase {parent_guid} was not found")))?;
+    let parent = require(&*cx.org, Kind::Phase, parent_guid, "Parent phase")?;
     if parent.get("CaseGUID") != Some(case_guid.as_str()) {
         return Err(Fault::validation(format!(
             "Parent phase {parent_guid} belongs to another case"
@@ -1059,9 +1035,7 @@ fn phase_members(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let guid = cx.text("phaseGUID").unwrap_or_default();
     let only_active = cx.boolean("onlyActive").unwrap_or(false);
     let org = &*cx.org;
-    let phase = org
-        .get(Kind::Phase, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Phase {guid} was not found")))?;
+    let phase = require(org, Kind::Phase, &guid, "Phase")?;
     let members = phase_member_list(org, phase)
         .into_iter()
         .filter(|u| !only_active || org.get(Kind::User, u).is_some_and(|r| r.flag("IsActive")))
@@ -1086,9 +1060,7 @@ fn set_phase_members(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 fn work_types_by_phase(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let guid = cx.text("phaseGUID").unwrap_or_default();
     let org = &*cx.org;
-    let phase = org
-        .get(Kind::Phase, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Phase {guid} was not found")))?;
+    let phase = require(org, Kind::Phase, &guid, "Phase")?;
     let default = phase_default_work_type(org, phase);
     let mut allowed: Vec<String> = match org.phase_work_types.get(&guid) {
         Some(list) => list.clone(),
@@ -1401,10 +1373,7 @@ fn add_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 fn update_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx.required_entity("accountInfo")?;
     let guid = guid_of(input)?;
-    let existing = cx
-        .org
-        .get(Kind::Account, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Account {guid} was not found")))?;
+    let existing = require(&*cx.org, Kind::Account, &guid, "Account")?;
     validate_account(&input.fields)?;
     let mut fields = existing.fields.clone();
     model::apply(
@@ -1431,10 +1400,7 @@ fn update_account(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     }
     let company = match (cx.entity("companyInfo"), text(&fields, "CompanyGUID")) {
         (Some(company), Some(company_guid)) => {
-            let stored = cx
-                .org
-                .get(Kind::Company, company_guid)
-                .ok_or_else(|| Fault::not_found(format!("Company {company_guid} was not found")))?;
+            let stored = require(&*cx.org, Kind::Company, company_guid, "Company")?;
             let mut cf = stored.fields.clone();
             model::apply(
                 &mut cf,
@@ -1544,9 +1510,7 @@ fn add_contact(
     let account_guid = non_empty(&input.fields, "AccountGUID")
         .unwrap_or_default()
         .to_string();
-    let account = org
-        .get(Kind::Account, &account_guid)
-        .ok_or_else(|| Fault::not_found(format!("Account {account_guid} was not found")))?;
+    let account = require(org, Kind::Account, &account_guid, "Account")?;
     let language = account.get("LanguageGUID").map(str::to_string);
     let first = text(&input.fields, "FirstName");
     let last = text(&input.fields, "LastName");
@@ -1600,9 +1564,7 @@ fn update_contact_fields(
     param: &str,
     defaulted: &mut Vec<String>,
 ) -> Result<(), Fault> {
-    let existing = org
-        .get(Kind::Contact, guid)
-        .ok_or_else(|| Fault::not_found(format!("Contact {guid} was not found")))?;
+    let existing = require(org, Kind::Contact, guid, "Contact")?;
     let mut fields = existing.fields.clone();
     model::apply(
         &mut fields,
@@ -1675,10 +1637,7 @@ fn add_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
 fn update_address(cx: &mut Ctx<'_>) -> Result<Reply, Fault> {
     let input = cx.required_entity("addressInfo")?;
     let guid = guid_of(input)?;
-    let existing = cx
-        .org
-        .get(Kind::Address, &guid)
-        .ok_or_else(|| Fault::not_found(format!("Address {guid} was not found")))?;
+    let existing = require(&*cx.org, Kind::Address, &guid, "Address")?;
     let mut fields = existing.fields.clone();
     model::apply(
         &mut fields,

@@ -202,15 +202,7 @@ impl Org {
 
     /// Inserts a record (its key member, the GUID, must be set) created and modified now.
     pub fn insert(&mut self, kind: Kind, fields: Fields, now: DateTime<Utc>) -> String {
-        debug_assert!(
-            fields.keys().all(|m| kind.ty().has(m)),
-            "severa-sim stores a member {} does not have: {:?}",
-            kind.name(),
-            fields
-                .keys()
-                .filter(|m| !kind.ty().has(m))
-                .collect::<Vec<_>>()
-        );
+        debug_assert_contract_members(kind, &fields);
         let guid = model::text(&fields, kind.key_member())
             .unwrap_or_default()
             .to_string();
@@ -227,15 +219,7 @@ impl Org {
 
     /// Replaces a record's fields and stamps it modified now.
     pub fn replace(&mut self, kind: Kind, guid: &str, fields: Fields, now: DateTime<Utc>) {
-        debug_assert!(
-            fields.keys().all(|m| kind.ty().has(m)),
-            "severa-sim stores a member {} does not have: {:?}",
-            kind.name(),
-            fields
-                .keys()
-                .filter(|m| !kind.ty().has(m))
-                .collect::<Vec<_>>()
-        );
+        debug_assert_contract_members(kind, &fields);
         if let Some(r) = self.get_mut(kind, guid) {
             r.fields = fields;
             r.modified = now;
@@ -485,4 +469,17 @@ impl Sim {
         }
         self.log.push(entry);
     }
+}
+
+/// The simulator stores only members the contract gives the kind.
+fn debug_assert_contract_members(kind: Kind, fields: &Fields) {
+    debug_assert!(
+        fields.keys().all(|m| kind.ty().has(m)),
+        "severa-sim stores a member {} does not have: {:?}",
+        kind.name(),
+        fields
+            .keys()
+            .filter(|m| !kind.ty().has(m))
+            .collect::<Vec<_>>()
+    );
 }
