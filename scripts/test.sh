@@ -9,6 +9,8 @@ source scripts/lib.sh
 trap stop_started EXIT
 
 export CARGO_TERM_COLOR=never
+# A cold run gains nothing from incremental caches, which would add several GB of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}/debug"
 RUN_DIR=.run/test
 mkdir -p "$RUN_DIR"
