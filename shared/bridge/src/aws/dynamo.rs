@@ -24,6 +24,7 @@ use crate::ports::{
     Breaker, BreakerState, Claim, CreateIntent, ExternalKey, IdMap, IdempotencyStore, PortError,
     RecordLock, RecordLocks, RecordVersion,
 };
+use crate::sync::Clock;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -34,6 +35,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) const SERVICE: &str = "DynamoDB";
@@ -54,10 +56,20 @@ const CREATE_WAIT: Duration = Duration::from_secs(120);
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// The idempotency / id-map table.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DynamoTable {
     client: aws_sdk_dynamodb::Client,
     table_name: String,
+    /// Now, for expiries and lock ends; injectable so tests can let markers expire.
+    clock: Clock,
+}
+
+impl std::fmt::Debug for DynamoTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoTable")
+            .field("table_name", &self.table_name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Escapes the separator so that parts containing `#` cannot collide with other keys.
@@ -125,7 +137,18 @@ impl DynamoTable {
         Self {
             client,
             table_name: table_name.into(),
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// The same table read and written as if it were `clock`'s time (tests move time).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, table_name: impl Into<String>) -> Self {
@@ -298,7 +321,7 @@ impl IdempotencyStore for DynamoTable {
         let pk = job_pk(key);
         let until = ceil_secs(lock_until);
         for _ in 0..CLAIM_ATTEMPTS {
-            let now = Utc::now().timestamp();
+            let now = self.now().timestamp();
             let result = self
                 .client
                 .put_item()
@@ -356,7 +379,7 @@ impl IdempotencyStore for DynamoTable {
         severa_guid: Option<&str>,
         ttl: Duration,
     ) -> Result<(), PortError> {
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         let mut request = self
             .client
             .put_item()
@@ -401,7 +424,7 @@ impl IdempotencyStore for DynamoTable {
     }
 
     async fn first_sighting(&self, key: &str, ttl: Duration) -> Result<bool, PortError> {
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         let result = self
             .client
             .put_item()
@@ -453,7 +476,7 @@ impl IdMap for DynamoTable {
             .item("source", s(&key.source))
             .item("entity", s(&key.entity))
             .item("external_id", s(&key.external_id))
-            .item("updated_at", n(Utc::now().timestamp()))
+            .item("updated_at", n(self.now().timestamp()))
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "PutItem", &self.target(), &e, true))?;
@@ -515,7 +538,7 @@ impl RecordLocks for DynamoTable {
     ) -> Result<RecordLock, PortError> {
         const ACTION: &str = "UpdateItem";
         let pk = record_pk(key);
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         let result = self
             .client
             .update_item()
@@ -562,7 +585,7 @@ impl RecordLocks for DynamoTable {
                     .as_ref()
                     .and_then(|item| number(item, LOCK_UNTIL))
                     .and_then(|t| DateTime::from_timestamp(t, 0))
-                    .unwrap_or_else(Utc::now);
+                    .unwrap_or_else(|| self.now());
                 Ok(RecordLock::Held { until })
             }
         }
@@ -581,7 +604,7 @@ impl RecordLocks for DynamoTable {
             .update_expression("SET intent = :fingerprint, intent_at = :now")
             .condition_expression("lock_owner = :owner")
             .expression_attribute_values(":fingerprint", s(fingerprint))
-            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .expression_attribute_values(":now", n(self.now().timestamp()))
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await

@@ -74,7 +74,7 @@ impl SyncStore for DynamoTable {
             .table_name(self.table_name())
             .item(PK, s(&cursor_pk(sync)))
             .item("cursor", s(&rfc3339(cursor)))
-            .item("updated_at", n(Utc::now().timestamp()))
+            .item("updated_at", n(self.now().timestamp()))
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "PutItem", &self.target(), &e, true))?;
@@ -176,7 +176,7 @@ impl SyncStore for DynamoTable {
             .item(PK, s(SCHEMA_PK))
             .item("version", s(&state.version))
             .item("paused", AttributeValue::Bool(state.paused))
-            .item("updated_at", n(Utc::now().timestamp()));
+            .item("updated_at", n(self.now().timestamp()));
         if let Some(previous) = &state.previous {
             request = request.item("previous", s(previous));
         }
@@ -192,12 +192,12 @@ impl SyncStore for DynamoTable {
 
     async fn was_enqueued(&self, sync: &str, key: &str) -> Result<bool, PortError> {
         let item = self.get(&sent_pk(sync, key), "GetItem").await?;
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         Ok(item.is_some_and(|item| number(&item, EXPIRES_AT).is_none_or(|t| t >= now)))
     }
 
     async fn mark_enqueued(&self, sync: &str, key: &str, ttl: Duration) -> Result<(), PortError> {
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         self.client()
             .put_item()
             .table_name(self.table_name())
