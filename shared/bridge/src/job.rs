@@ -1,7 +1,7 @@
 //! The job schema: one unit of work, produced by the webhook function (or a replay), consumed by
 //! the worker. Versioned JSON; the one definition both sides use.
 
-use crate::ports::OutgoingMessage;
+use crate::ports::{MAX_MESSAGE_BYTES, OutgoingMessage};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -322,6 +322,15 @@ fn invalid(field: &str, reason: impl Into<String>) -> InvalidJob {
         reason: reason.into(),
     }
 }
+
+/// Room a job message keeps under SQS's limit for what the worker attaches when it dead-letters
+/// the job (an error message of at most 300 characters and ids of at most 256: under 4 KiB), so
+/// a job that fits the job queue also fits the DLQ.
+pub const DEAD_LETTER_HEADROOM: usize = 8 * 1024;
+
+/// The largest job message ([`Job::to_message`] plus any attribute a producer adds, counted by
+/// [`OutgoingMessage::size`]) a producer may send.
+pub const MAX_JOB_MESSAGE_BYTES: usize = MAX_MESSAGE_BYTES - DEAD_LETTER_HEADROOM;
 
 /// Message attributes a job carries on the job queue (see [`Job::to_message`]); a redrive
 /// from the DLQ keeps these and drops the failure details. `sync` marks outbound jobs.

@@ -20,12 +20,31 @@ pub struct PortError {
     pub retryable: bool,
 }
 
+/// The most SQS takes in one message (256 KiB), counted as [`OutgoingMessage::size`] counts.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The data type of every message attribute the adapters send.
+pub const ATTRIBUTE_DATA_TYPE: &str = "String";
+
 /// A message to put on a queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub body: String,
     /// String message attributes (correlation id, source, kind, error details).
     pub attributes: BTreeMap<String, String>,
+}
+
+impl OutgoingMessage {
+    /// Bytes as SQS counts them against [`MAX_MESSAGE_BYTES`]: the body plus, for every
+    /// attribute, its name, data type and value. A body that fits alone can still be refused.
+    pub fn size(&self) -> usize {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|(name, value)| name.len() + ATTRIBUTE_DATA_TYPE.len() + value.len())
+            .sum();
+        self.body.len() + attributes
+    }
 }
 
 /// A queue that accepts messages (the job queue, the dead-letter queue).
@@ -248,4 +267,22 @@ pub trait SyncStore: Send + Sync {
     async fn was_enqueued(&self, sync: &str, key: &str) -> Result<bool, PortError>;
     /// Remembers that the record version `key` of `sync` was enqueued (kept for `ttl`).
     async fn mark_enqueued(&self, sync: &str, key: &str, ttl: Duration) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_size_counts_attribute_names_types_and_values() {
+        let mut message = OutgoingMessage {
+            body: "é".repeat(10),
+            attributes: BTreeMap::new(),
+        };
+        assert_eq!(message.size(), 20, "UTF-8 bytes, not characters");
+        message
+            .attributes
+            .insert("sync".to_string(), "invoices".to_string());
+        assert_eq!(message.size(), 20 + 4 + 6 + 8);
+    }
 }

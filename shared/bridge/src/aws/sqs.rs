@@ -1,7 +1,10 @@
 //! An SQS queue as [`MessageSink`] (sending) and [`ReceivedMessages`] (visibility, deletion).
 
 use super::error::{build_error, sdk_error};
-use crate::ports::{MessageSink, OutgoingMessage, PortError, ReceivedMessages};
+use crate::ports::{
+    ATTRIBUTE_DATA_TYPE, MAX_MESSAGE_BYTES, MessageSink, OutgoingMessage, PortError,
+    ReceivedMessages,
+};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
@@ -47,9 +50,22 @@ impl SqsQueue {
 #[async_trait]
 impl MessageSink for SqsQueue {
     /// Empty attribute values are left out: SQS rejects them, and an empty detail must not
-    /// stop a message (for example one bound for the DLQ) from being sent.
+    /// stop a message (for example one bound for the DLQ) from being sent. A message over
+    /// SQS's size limit (attributes counted) is refused here, with its size, not by SQS.
     async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
         const ACTION: &str = "SendMessage";
+        let size = message.size();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(build_error(
+                SERVICE,
+                ACTION,
+                &self.target(),
+                format!(
+                    "the message is {size} bytes with its attributes, SQS takes at most \
+                     {MAX_MESSAGE_BYTES}"
+                ),
+            ));
+        }
         let attributes: Vec<_> = message
             .attributes
             .iter()
@@ -73,7 +89,7 @@ impl MessageSink for SqsQueue {
             .message_body(&message.body);
         for (name, value) in attributes {
             let value = MessageAttributeValue::builder()
-                .data_type("String")
+                .data_type(ATTRIBUTE_DATA_TYPE)
                 .string_value(value)
                 .build()
                 .map_err(|e| build_error(SERVICE, ACTION, &self.target(), e))?;
