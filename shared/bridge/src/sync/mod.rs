@@ -17,19 +17,23 @@
 //!    first run starts at the sync's `first_run.from` (a backfill) or sends nothing (`now`);
 //! 6. **enqueue**: record versions enqueued before (GUID + modification time, see
 //!    [`read`]) are skipped, so the overlap sends nothing twice; the job id is the same for the
-//!    same version, so even a re-run after a crash is recognised by the worker and the target;
-//! 7. **cursor**: moved to the run's start only after every job was enqueued. A run that fails
-//!    midway leaves it, and the re-run reads the same window again.
+//!    same version, so even a re-run after a crash is recognised by the worker and the target.
+//!    A batch too large for one queue message (attributes counted, see
+//!    [`MAX_JOB_MESSAGE_BYTES`]) is split in halves until every part fits;
+//! 7. **cursor**: moved to the run's start only after every record read was enqueued. A run
+//!    that fails midway, or has a record too large even alone, leaves it, and the next run
+//!    reads the same window again (what was enqueued is skipped then).
 
 pub mod config;
 mod read;
 
 use crate::error::JobError;
 use crate::job::{
-    Action, InvoiceStatusWriteBack, Job, OUTBOUND_SOURCE, OutboundDelivery, SCHEMA_VERSION,
+    Action, InvoiceStatusWriteBack, Job, MAX_JOB_MESSAGE_BYTES, OUTBOUND_SOURCE, OutboundDelivery,
+    SCHEMA_VERSION,
 };
 use crate::metrics::Metrics;
-use crate::ports::{Lease, MessageSink, PortError, SchemaState, SyncStore};
+use crate::ports::{Lease, MessageSink, OutgoingMessage, PortError, SchemaState, SyncStore};
 use crate::secrets::SecretCache;
 use crate::worker::SeveraSettings;
 use crate::worker::severa_key::SeveraAccess;
@@ -46,8 +50,8 @@ use tokio::time::Instant;
 /// cursor so a change in the cursor's own minute is not lost.
 pub const CURSOR_OVERLAP: TimeDelta = TimeDelta::minutes(1);
 
-/// Largest job body SQS takes (256 KiB).
-const MAX_JOB_BYTES: usize = 256 * 1024;
+/// Records named in a [`SyncError::TooLarge`] message; the rest are counted.
+const MAX_NAMED_RECORDS: usize = 10;
 
 /// The current time; injectable so tests can follow the simulator's frozen clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -129,6 +133,25 @@ pub enum SyncError {
     BadInput(String),
     #[error("sync {sync}: {error}")]
     Failed { sync: String, error: JobError },
+    /// Records that alone make a job larger than a queue message may be. Everything else was
+    /// enqueued; the cursor stays so that these are not skipped for good.
+    #[error(
+        "sync {sync}: {count} record(s) are each too large for one queue message ({limit} \
+         bytes) and were not sent: {named}; the other records were enqueued, the cursor stays \
+         and every run tries these again: make them smaller in Severa (fewer rows, shorter texts)",
+        count = records.len(),
+        limit = MAX_JOB_MESSAGE_BYTES,
+        named = name_records(records)
+    )]
+    TooLarge { sync: String, records: Vec<String> },
+}
+
+fn name_records(records: &[String]) -> String {
+    let mut named = records[..records.len().min(MAX_NAMED_RECORDS)].join(", ");
+    if records.len() > MAX_NAMED_RECORDS {
+        named.push_str(&format!(" and {} more", records.len() - MAX_NAMED_RECORDS));
+    }
+    named
 }
 
 /// The scheduler's infrastructure.
@@ -525,11 +548,16 @@ impl Scheduler {
             Read::HourEntries { batch_size } => batch_size,
             _ => 1,
         };
+        let mut too_large = Vec::new();
         for batch in fresh.chunks(batch_size) {
-            if self.enqueue(sync, run_id, batch).await? {
-                report.jobs_enqueued += 1;
-                report.records_enqueued += batch.len();
-            }
+            self.enqueue_fitting(sync, run_id, batch, &mut report, &mut too_large)
+                .await?;
+        }
+        if !too_large.is_empty() {
+            return Err(SyncError::TooLarge {
+                sync: sync.name.clone(),
+                records: too_large,
+            });
         }
 
         self.store
@@ -551,14 +579,52 @@ impl Scheduler {
         Ok(report)
     }
 
-    /// One outbound job for `records`; then the records are marked enqueued. `false` when the
-    /// job is too large for SQS (logged; not marked, so it is tried again next run).
-    async fn enqueue(
+    /// Enqueues `records` in jobs that fit a queue message: one job if it fits, else the
+    /// records are split in halves until each part does (the same records split the same way,
+    /// so a re-run makes the same job ids). A record too large even alone is not sent; it is
+    /// added to `too_large` (GUID and size) so the run fails and the cursor stays.
+    async fn enqueue_fitting(
         &self,
         sync: &SyncDefinition,
         run_id: &str,
         records: &[Record],
-    ) -> Result<bool, SyncError> {
+        report: &mut RunReport,
+        too_large: &mut Vec<String>,
+    ) -> Result<(), SyncError> {
+        let mut pending = vec![records];
+        while let Some(records) = pending.pop() {
+            let (message, keys) = self.outbound_message(sync, run_id, records);
+            let size = message.size();
+            if size <= MAX_JOB_MESSAGE_BYTES {
+                self.send_job(sync, &message, &keys).await?;
+                report.jobs_enqueued += 1;
+                report.records_enqueued += records.len();
+            } else if let [record] = records {
+                tracing::error!(
+                    sync = %sync.name,
+                    guid = %record.guid,
+                    bytes = size,
+                    limit = MAX_JOB_MESSAGE_BYTES,
+                    "a record is too large for one queue message even alone; not sent"
+                );
+                too_large.push(format!("{} ({size} bytes)", record.guid));
+            } else {
+                let (first, rest) = records.split_at(records.len() / 2);
+                pending.push(rest);
+                pending.push(first);
+            }
+        }
+        Ok(())
+    }
+
+    /// The job-queue message of one outbound job for `records` (routing attributes included,
+    /// so its size is what SQS counts), and the records' keys.
+    fn outbound_message(
+        &self,
+        sync: &SyncDefinition,
+        run_id: &str,
+        records: &[Record],
+    ) -> (OutgoingMessage, Vec<String>) {
         let keys: Vec<String> = records.iter().map(Record::key).collect();
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let job_id = format!("{}:{}", sync.name, read::digest(&key_refs));
@@ -575,7 +641,7 @@ impl Scheduler {
         };
         let job = Job {
             schema_version: SCHEMA_VERSION,
-            job_id: job_id.clone(),
+            job_id,
             source: OUTBOUND_SOURCE.to_string(),
             external_id,
             occurred_at: self.now(),
@@ -588,30 +654,30 @@ impl Scheduler {
             }),
         };
         let mut message = job.to_message();
-        if message.body.len() > MAX_JOB_BYTES {
-            tracing::error!(
-                sync = %sync.name,
-                job_id = %job_id,
-                records = ?records.iter().map(|r| r.guid.as_str()).collect::<Vec<_>>(),
-                bytes = message.body.len(),
-                "an outbound job is larger than SQS accepts (256 KiB); not sent (lower batch_size)"
-            );
-            return Ok(false);
-        }
         message
             .attributes
             .insert("sync".to_string(), sync.name.clone());
+        (message, keys)
+    }
+
+    /// Sends one job, then marks its records enqueued.
+    async fn send_job(
+        &self,
+        sync: &SyncDefinition,
+        message: &OutgoingMessage,
+        keys: &[String],
+    ) -> Result<(), SyncError> {
         self.jobs
-            .send(&message)
+            .send(message)
             .await
             .map_err(|e| Self::failed(sync, e))?;
-        for key in &keys {
+        for key in keys {
             self.store
                 .mark_enqueued(&sync.name, key, self.settings.enqueued_ttl)
                 .await
                 .map_err(|e| Self::failed(sync, e))?;
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -656,4 +722,22 @@ pub async fn acknowledge_schema(store: &dyn SyncStore) -> Result<Option<SchemaSt
         tracing::info!(schema_version = %state.version, previous_version = ?state.previous, "schema version change acknowledged; syncs run again");
     }
     Ok(Some(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_errors_name_a_few_records_and_count_the_rest() {
+        let records: Vec<String> = (0..12).map(|i| format!("g-{i} (300000 bytes)")).collect();
+        let text = SyncError::TooLarge {
+            sync: "invoices".into(),
+            records,
+        }
+        .to_string();
+        assert!(text.contains("12 record(s)"), "{text}");
+        assert!(text.contains("g-9 (300000 bytes) and 2 more"), "{text}");
+        assert!(!text.contains("g-10"), "{text}");
+    }
 }

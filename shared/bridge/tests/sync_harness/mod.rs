@@ -2,8 +2,8 @@
 //! wired to real moto queues, table and secrets (production adapters), a `severa-sim` with a
 //! frozen clock, and a local HTTP receiver standing in for the other software.
 //!
-//! The scheduler's clock follows the simulator's: [`SyncHarness::set_time`] and
-//! [`SyncHarness::advance`] move both.
+//! The scheduler's clock and the table's (marker expiries) follow the simulator's:
+//! [`SyncHarness::set_time`] and [`SyncHarness::advance`] move them all.
 
 #![allow(dead_code)]
 
@@ -23,7 +23,9 @@ use bridge::verify::SigningSecret;
 use bridge::worker::{Outbound, SeveraSettings, Worker, WorkerPorts, WorkerSettings};
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
-use severa::{ApiKey, SeveraClient, SeveraConfig};
+use severa::entities::HourEntry;
+use severa::{ApiKey, SeveraClient, SeveraConfig, WireDateTime};
+use severa_sim::fixture::{PHASE_WEBSHOP_DEV_GUID, USER_BOB_GUID, WORKTYPE_DEV_GUID};
 use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -181,7 +183,10 @@ impl SyncHarness {
         let sqs = aws_sdk_sqs::Client::new(&config);
         let queue_url = create_queue(&sqs, &unique("sync-jobs")).await;
         let dlq_url = create_queue(&sqs, &unique("sync-dlq")).await;
-        let table = DynamoTable::from_config(&config, unique("sync-bridge"));
+        let clock = Arc::new(Mutex::new(t0()));
+        let now = clock.clone();
+        let table = DynamoTable::from_config(&config, unique("sync-bridge"))
+            .with_clock(Arc::new(move || *now.lock().unwrap()));
         table.create_table().await.expect("table");
         let secrets_client = aws_sdk_secretsmanager::Client::new(&config);
         let severa_secret = unique("severa-key");
@@ -222,7 +227,6 @@ impl SyncHarness {
                 ..Default::default()
             },
         };
-        let clock = Arc::new(Mutex::new(t0()));
         let metrics = Arc::new(Mutex::new(Vec::new()));
         let seen = metrics.clone();
         let now = clock.clone();
@@ -341,6 +345,11 @@ impl SyncHarness {
     /// Handles everything on the queue and deletes what Lambda would delete.
     pub async fn drain(&self) -> SqsBatchResponse {
         let records = self.take_jobs(60).await;
+        self.settle(records).await
+    }
+
+    /// Handles `records` (taken from the queue) and deletes what Lambda would delete.
+    pub async fn settle(&self, records: Vec<SqsMessage>) -> SqsBatchResponse {
         let mut all = SqsBatchResponse::default();
         for chunk in records.chunks(10) {
             let response = self.handle(chunk.to_vec()).await;
@@ -424,6 +433,31 @@ impl SyncHarness {
                 .collect(),
             other => panic!("requests: {other}"),
         }
+    }
+
+    /// Adds `count` hour entries through the API, each with a description of
+    /// `description_chars` characters; returns their GUIDs.
+    pub async fn add_hour_entries(&self, count: usize, description_chars: usize) -> Vec<String> {
+        let mut guids = Vec::with_capacity(count);
+        for i in 0..count {
+            let entry = HourEntry {
+                user_guid: Some(USER_BOB_GUID.to_string()),
+                phase_guid: Some(PHASE_WEBSHOP_DEV_GUID.to_string()),
+                work_type_guid: Some(WORKTYPE_DEV_GUID.to_string()),
+                event_date: Some(WireDateTime::date(self.now().date_naive())),
+                quantity: Some(rust_decimal::Decimal::new(25, 2)),
+                description: Some(format!("{i:04} {}", "x".repeat(description_chars))),
+                ..Default::default()
+            };
+            let created = self
+                .severa
+                .add_new_hour_entry(&entry)
+                .await
+                .expect("AddNewHourEntry")
+                .value;
+            guids.push(created.guid.expect("a GUID"));
+        }
+        guids
     }
 
     pub async fn invoice_status(&self, guid: &str) -> String {
