@@ -1,7 +1,9 @@
-//! Scheduled syncs do not lose records (issue 12, item 1): batches too large for one queue
-//! message are split, and the cursor never passes a record that was not enqueued. Real parts:
-//! `severa-sim` over HTTP, moto's SQS and DynamoDB through the production adapters, a local
-//! receiver; time is the harness clock.
+//! Scheduled syncs neither lose records nor send one twice (issue 12, items 1 and 2): batches
+//! too large for one queue message are split, the cursor never passes a record that was not
+//! enqueued, and an invoice whose status write-back failed is not POSTed again when it comes
+//! back weeks later (re-enqueued, or redriven from the DLQ). Real parts: `severa-sim` over
+//! HTTP, moto's SQS and DynamoDB through the production adapters, a local receiver; time is
+//! the harness clock (simulator, scheduler and table expiries).
 
 mod sync_harness;
 mod worker_harness;
@@ -12,9 +14,12 @@ use bridge::job::MAX_JOB_MESSAGE_BYTES;
 use bridge::ports::{ATTRIBUTE_DATA_TYPE, MAX_MESSAGE_BYTES, MessageSink, OutgoingMessage};
 use bridge::sync::{RunOutcome, SyncError};
 use serde_json::json;
+use severa_sim::fixture::INVOICE_1001_GUID;
 use std::collections::BTreeMap;
 use sync_harness::{SyncHarness, config};
 use test_support::{sdk, unique};
+
+const DAY: i64 = 86_400;
 
 /// Hour entries from 10:00 on the harness's first day, in batches of `batch_size`.
 fn hours_sync(batch_size: usize) -> serde_json::Value {
@@ -22,6 +27,14 @@ fn hours_sync(batch_size: usize) -> serde_json::Value {
         "read": "hour_entries",
         "batch_size": batch_size,
         "first_run": {"from": "2026-03-02T10:00:00Z"}
+    }}))
+}
+
+fn invoices_sync() -> serde_json::Value {
+    config(json!({"invoices": {
+        "read": "invoices",
+        "first_run": {"from": "2025-01-01T00:00:00Z"},
+        "invoices": {"statuses": ["Sent"], "transferred_status": "Transferred"}
     }}))
 }
 
@@ -37,6 +50,12 @@ fn queued_size(record: &SqsMessage) -> usize {
         })
         .sum();
     record.body.as_deref().map_or(0, str::len) + attributes
+}
+
+fn job_id(record: &SqsMessage) -> String {
+    let body: serde_json::Value =
+        serde_json::from_str(record.body.as_deref().unwrap_or_default()).expect("job JSON");
+    body["job_id"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test]
@@ -132,4 +151,73 @@ async fn the_queue_adapter_counts_attributes_against_the_sqs_limit() {
         attributes,
     };
     queue.send(&exact).await.expect("exactly the limit is sent");
+}
+
+/// The write-back fails for good once: the invoice reached the target, stays Sent in Severa
+/// and its job is dead-lettered.
+async fn delivered_but_not_written_back(h: &SyncHarness) -> String {
+    h.post(
+        "faults",
+        json!({"operation": "SetInvoiceStatus", "kind": "fault",
+               "fault_type": "ValidationException", "message": "status locked", "times": 1}),
+    )
+    .await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 1);
+    h.drain().await;
+    let got = h.receiver.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].guids(), [INVOICE_1001_GUID]);
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Sent");
+    got[0].webhook_id()
+}
+
+#[tokio::test]
+async fn an_invoice_read_again_after_the_markers_expired_is_not_posted_twice() {
+    let h = SyncHarness::start(invoices_sync()).await;
+    let webhook_id = delivered_but_not_written_back(&h).await;
+
+    // 36 days on: the scheduler's enqueued marker (35 d) and the worker's job record (7 d)
+    // have expired; the invoice (dated 2026-01-31) is still Sent and within the 90-day window.
+    h.advance(36 * DAY).await;
+    let again = h.run("invoices").await;
+    assert_eq!(again.records_enqueued, 1, "{again:?}");
+    let jobs = h.take_jobs(60).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        job_id(&jobs[0]),
+        webhook_id,
+        "the same job id, the same webhook-id"
+    );
+    let response = h.settle(jobs).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    assert_eq!(
+        h.receiver.received().len(),
+        1,
+        "the invoice is not POSTed again"
+    );
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Transferred");
+    assert_eq!(h.calls("SetInvoiceStatus").await.len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_dlq_redrive_after_a_week_only_retries_the_write_back() {
+    let h = SyncHarness::start(invoices_sync()).await;
+    delivered_but_not_written_back(&h).await;
+
+    // Eight days on (past the worker's 7-day job records), an operator redrives the DLQ.
+    h.advance(8 * DAY).await;
+    assert_eq!(h.redrive_dlq().await, 1);
+    let response = h.drain().await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    assert_eq!(
+        h.receiver.received().len(),
+        1,
+        "the invoice is not POSTed again"
+    );
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Transferred");
+    assert_eq!(h.calls("SetInvoiceStatus").await.len(), 2);
+    h.stop().await;
 }

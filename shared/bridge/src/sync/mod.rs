@@ -50,6 +50,24 @@ use tokio::time::Instant;
 /// cursor so a change in the cursor's own minute is not lost.
 pub const CURSOR_OVERLAP: TimeDelta = TimeDelta::minutes(1);
 
+/// How long the worker remembers that an outbound job reached its target (the
+/// `<job id>#delivered` marker): at least `floor`, the worker's idempotency TTL.
+///
+/// An invoice whose status write-back failed keeps its status, so every run reads it again,
+/// unchanged (same job id, same `webhook-id`), while it is dated within the window: from
+/// [`read::INVOICES_AHEAD`] before its date until `window_days` after. The marker outlives that
+/// span (plus a day for the by-date rounding), so a re-enqueue after the enqueued marker
+/// expired, or a DLQ redrive, only retries the write-back and never POSTs the invoice again.
+/// Other syncs have no write-back and read a version again only in the cursor overlap.
+pub fn delivered_marker_ttl(read: &Read, floor: Duration) -> Duration {
+    let Read::Invoices(inv) = read else {
+        return floor;
+    };
+    let readable =
+        TimeDelta::days(i64::from(inv.window_days)) + read::INVOICES_AHEAD + TimeDelta::days(1);
+    readable.to_std().map_or(floor, |ttl| ttl.max(floor))
+}
+
 /// Records named in a [`SyncError::TooLarge`] message; the rest are counted.
 const MAX_NAMED_RECORDS: usize = 10;
 
@@ -727,6 +745,24 @@ pub async fn acknowledge_schema(store: &dyn SyncStore) -> Result<Option<SchemaSt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use config::InvoiceRead;
+
+    #[test]
+    fn the_delivered_marker_outlives_the_invoice_window() {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let invoices = Read::Invoices(InvoiceRead {
+            statuses: vec!["Sent".into()],
+            transferred_status: "Transferred".into(),
+            window_days: 90,
+            business_unit_guid: None,
+        });
+        // 90 days of window, 366 of invoices dated ahead, one for the by-date rounding.
+        let days = delivered_marker_ttl(&invoices, week).as_secs() / (24 * 3600);
+        assert_eq!(days, 90 + 366 + 1);
+        assert_eq!(delivered_marker_ttl(&Read::Accounts, week), week);
+        let long = Duration::from_secs(1000 * 24 * 3600);
+        assert_eq!(delivered_marker_ttl(&invoices, long), long);
+    }
 
     #[test]
     fn too_large_errors_name_a_few_records_and_count_the_rest() {

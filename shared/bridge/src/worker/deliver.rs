@@ -5,12 +5,16 @@
 //! file only says what one attempt does and classifies its failure ([`DeliveryFailure`]).
 //!
 //! - `webhook-id` is the job id: one per record version (per batch of versions), the same on
-//!   every retry and on a re-enqueue of the same version, so the target can drop redeliveries.
+//!   every retry, on a re-enqueue of the same version and after a DLQ redrive, so the target
+//!   can drop redeliveries (the only guard left if the delivered marker cannot be written).
 //! - The target URL and secret come from the worker's own sync configuration, by the job's
 //!   sync name, never from the job.
 //! - The status write-back happens only after a 2xx. A delivered job is marked (an idempotency
 //!   record `<job id>#delivered`) before the write-back, so a failed write-back is retried
-//!   without sending the invoice again.
+//!   without sending the invoice again. For invoices the marker outlives the sync's invoice
+//!   window ([`crate::sync::delivered_marker_ttl`]): an invoice still unmarked in Severa is
+//!   read and enqueued again, under the same job id, and a DLQ redrive can come days later;
+//!   both only retry the write-back.
 
 use super::Inner;
 use super::apply::Applied;
@@ -155,11 +159,9 @@ impl Inner {
                     }
                     return Err(e);
                 }
-                if let Err(e) = self
-                    .idempotency
-                    .complete(&delivered_key, None, self.settings.idempotency_ttl)
-                    .await
-                {
+                let ttl =
+                    crate::sync::delivered_marker_ttl(&sync.read, self.settings.idempotency_ttl);
+                if let Err(e) = self.idempotency.complete(&delivered_key, None, ttl).await {
                     // A retry would POST again; the target recognises it by webhook-id.
                     tracing::warn!(job_id = %job.job_id, error = %e, "delivered, but could not record it");
                 }

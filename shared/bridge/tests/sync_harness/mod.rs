@@ -13,7 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
-use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
+use bridge::aws::{DynamoTable, SecretsManagerSource, SqsDeadLetterQueue, SqsQueue};
+use bridge::dlq::Selection;
 use bridge::metrics::Metrics;
 use bridge::ports::SyncStore;
 use bridge::secrets::SecretCache;
@@ -372,6 +373,18 @@ impl SyncHarness {
             all.batch_item_failures.extend(response.batch_item_failures);
         }
         all
+    }
+
+    /// Sends every dead letter back to the job queue, as `bridgectl dlq redrive --all` does.
+    pub async fn redrive_dlq(&self) -> usize {
+        let dlq = SqsDeadLetterQueue::new(self.sqs.clone(), &self.dlq_url);
+        let jobs = SqsQueue::new(self.sqs.clone(), &self.queue_url);
+        let letters = bridge::dlq::list(&dlq, 100).await.expect("dlq list");
+        let ids = letters.into_iter().map(|l| l.message_id).collect();
+        let report = bridge::dlq::redrive(&dlq, &jobs, &Selection::Ids(ids), false, 100, |_, _| {})
+            .await
+            .expect("redrive");
+        report.moved.len()
     }
 
     pub async fn dlq_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
