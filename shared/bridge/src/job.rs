@@ -1,6 +1,8 @@
 //! The job schema: one unit of work, produced by the webhook function (or a replay), consumed by
 //! the worker. Versioned JSON; the one definition both sides use.
 
+pub mod limits;
+
 use crate::ports::{MAX_MESSAGE_BYTES, OutgoingMessage};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -379,9 +381,9 @@ impl Job {
                 ),
             ));
         }
-        text("job_id", &self.job_id, 256)?;
-        text("external_id", &self.external_id, 256)?;
-        text("correlation_id", &self.correlation_id, 256)?;
+        text("job_id", &self.job_id, limits::NAME)?;
+        text("external_id", &self.external_id, limits::NAME)?;
+        text("correlation_id", &self.correlation_id, limits::NAME)?;
         let outbound = self.kind() == JobKind::OutboundDeliver;
         if outbound && self.source != OUTBOUND_SOURCE {
             return Err(invalid(
@@ -403,11 +405,11 @@ impl Job {
                 case_ref("payload.case", &p.case)?;
                 if let Some(phase) = &p.phase {
                     let (PhaseRef::Guid(v) | PhaseRef::Code(v) | PhaseRef::Name(v)) = phase;
-                    text("payload.phase", v, 256)?;
+                    text("payload.phase", v, limits::NAME)?;
                 }
                 if let Some(wt) = &p.work_type {
                     let (WorkTypeRef::Guid(v) | WorkTypeRef::Code(v) | WorkTypeRef::Name(v)) = wt;
-                    text("payload.work_type", v, 256)?;
+                    text("payload.work_type", v, limits::NAME)?;
                 }
                 if p.hours <= Decimal::ZERO {
                     return Err(invalid("payload.hours", "must be more than 0"));
@@ -419,7 +421,7 @@ impl Job {
                     ));
                 }
                 if let Some(d) = &p.description {
-                    optional_text("payload.description", d, 4000)?;
+                    optional_text("payload.description", d, limits::LONG_TEXT)?;
                 }
             }
             Action::HourEntryDelete(_) => {}
@@ -446,12 +448,16 @@ impl Job {
                     ));
                 }
                 if let Some(w) = &p.write_back {
-                    text("payload.write_back.invoice_guid", &w.invoice_guid, 256)?;
-                    text("payload.write_back.status", &w.status, 256)?;
+                    text(
+                        "payload.write_back.invoice_guid",
+                        &w.invoice_guid,
+                        limits::NAME,
+                    )?;
+                    text("payload.write_back.status", &w.status, limits::NAME)?;
                 }
             }
             Action::AccountUpsert(p) => {
-                text("payload.name", &p.name, 256)?;
+                text("payload.name", &p.name, limits::NAME)?;
                 if let Some(n) = p.number {
                     if n <= 0 {
                         return Err(invalid("payload.number", "must be a positive number"));
@@ -459,6 +465,23 @@ impl Job {
                 }
                 if let Some(email) = &p.email {
                     email_address("payload.email", email)?;
+                }
+                optional(
+                    "payload.vat_number",
+                    p.vat_number.as_deref(),
+                    limits::SHORT_TEXT,
+                )?;
+                optional("payload.website", p.website.as_deref(), limits::NAME)?;
+                optional("payload.notes", p.notes.as_deref(), limits::LONG_TEXT)?;
+                if let Some(a) = &p.address {
+                    optional("payload.address.line1", a.line1.as_deref(), limits::NAME)?;
+                    optional("payload.address.line2", a.line2.as_deref(), limits::NAME)?;
+                    optional(
+                        "payload.address.postal_code",
+                        a.postal_code.as_deref(),
+                        limits::SHORT_TEXT,
+                    )?;
+                    optional("payload.address.city", a.city.as_deref(), limits::NAME)?;
                 }
                 if let Some(country) = p.address.as_ref().and_then(|a| a.country_code.as_ref()) {
                     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -471,14 +494,16 @@ impl Job {
             }
             Action::ContactUpsert(p) => {
                 account_ref("payload.account", &p.account)?;
-                text("payload.first_name", &p.first_name, 256)?;
-                text("payload.last_name", &p.last_name, 256)?;
+                text("payload.first_name", &p.first_name, limits::NAME)?;
+                text("payload.last_name", &p.last_name, limits::NAME)?;
                 if let Some(email) = &p.email {
                     email_address("payload.email", email)?;
                 }
+                optional("payload.phone", p.phone.as_deref(), limits::SHORT_TEXT)?;
+                optional("payload.job_title", p.job_title.as_deref(), limits::NAME)?;
             }
             Action::CaseCreate(p) => {
-                text("payload.name", &p.name, 256)?;
+                text("payload.name", &p.name, limits::NAME)?;
                 account_ref("payload.account", &p.account)?;
                 user_ref("payload.owner", &p.owner)?;
                 if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -487,12 +512,22 @@ impl Job {
                         "must be a three-letter ISO 4217 code such as EUR",
                     ));
                 }
+                optional(
+                    "payload.description",
+                    p.description.as_deref(),
+                    limits::LONG_TEXT,
+                )?;
             }
             Action::UserCreate(p) => {
-                text("payload.first_name", &p.first_name, 256)?;
-                text("payload.last_name", &p.last_name, 256)?;
+                text("payload.first_name", &p.first_name, limits::NAME)?;
+                text("payload.last_name", &p.last_name, limits::NAME)?;
                 email_address("payload.email", &p.email)?;
-                text("payload.business_unit_guid", &p.business_unit_guid, 256)?;
+                optional("payload.code", p.code.as_deref(), limits::NAME)?;
+                text(
+                    "payload.business_unit_guid",
+                    &p.business_unit_guid,
+                    limits::NAME,
+                )?;
             }
             Action::UserDeactivate(p) => user_ref("payload.user", &p.user)?,
         }
@@ -605,8 +640,16 @@ fn optional_text(field: &str, value: &str, max_chars: usize) -> Result<(), Inval
     Ok(())
 }
 
+/// An optional free-text field: absent, or at most `max_chars` without control characters.
+fn optional(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), InvalidJob> {
+    match value {
+        Some(v) => optional_text(field, v, max_chars),
+        None => Ok(()),
+    }
+}
+
 fn email_address(field: &str, value: &str) -> Result<(), InvalidJob> {
-    text(field, value, 254)?;
+    text(field, value, limits::EMAIL)?;
     match value.split_once('@') {
         Some((local, domain))
             if !local.is_empty() && domain.contains('.') && !value.contains(' ') =>
@@ -619,14 +662,14 @@ fn email_address(field: &str, value: &str) -> Result<(), InvalidJob> {
 
 fn user_ref(field: &str, user: &UserRef) -> Result<(), InvalidJob> {
     match user {
-        UserRef::Guid(v) | UserRef::Code(v) => text(field, v, 256),
+        UserRef::Guid(v) | UserRef::Code(v) => text(field, v, limits::NAME),
         UserRef::Email(v) => email_address(field, v),
     }
 }
 
 fn case_ref(field: &str, case: &CaseRef) -> Result<(), InvalidJob> {
     match case {
-        CaseRef::Guid(v) => text(field, v, 256),
+        CaseRef::Guid(v) => text(field, v, limits::NAME),
         CaseRef::Number(n) if *n > 0 => Ok(()),
         CaseRef::Number(_) => Err(invalid(field, "case number must be positive")),
     }
@@ -634,7 +677,7 @@ fn case_ref(field: &str, case: &CaseRef) -> Result<(), InvalidJob> {
 
 fn account_ref(field: &str, account: &AccountRef) -> Result<(), InvalidJob> {
     match account {
-        AccountRef::Guid(v) | AccountRef::Name(v) => text(field, v, 256),
+        AccountRef::Guid(v) | AccountRef::Name(v) => text(field, v, limits::NAME),
         AccountRef::Number(n) if *n > 0 => Ok(()),
         AccountRef::Number(_) => Err(invalid(field, "account number must be positive")),
     }
@@ -732,6 +775,43 @@ mod tests {
         v["kind"] = json!("hour_entry.delete");
         let job = parse(v).unwrap();
         assert_eq!(job.kind().entity(), "hour_entry");
+    }
+
+    #[test]
+    fn free_text_is_capped_and_the_largest_account_fits_the_queue() {
+        // Four bytes per character in UTF-8: the most a capped field can weigh.
+        let wide = |n: usize| "\u{1D11E}".repeat(n);
+        let account = |notes: String| {
+            json!({
+                "schema_version": 1, "job_id": wide(limits::NAME), "source": "crm",
+                "external_id": wide(limits::NAME), "occurred_at": "2026-11-27T10:00:00Z",
+                "correlation_id": wide(limits::NAME), "kind": "account.upsert",
+                "payload": {"name": wide(limits::NAME), "vat_number": wide(limits::SHORT_TEXT),
+                    "email": format!("{}@example.com", "a".repeat(240)),
+                    "website": wide(limits::NAME), "notes": notes,
+                    "address": {"line1": wide(limits::NAME), "line2": wide(limits::NAME),
+                        "postal_code": wide(limits::SHORT_TEXT), "city": wide(limits::NAME),
+                        "country_code": "FI"}}
+            })
+        };
+        let largest = parse(account(wide(limits::LONG_TEXT))).unwrap();
+        let size = largest.to_message().size();
+        assert!(
+            size < crate::ports::MAX_MESSAGE_BYTES / 4,
+            "{size} bytes"
+        );
+        let err = parse(account(wide(limits::LONG_TEXT + 1))).unwrap_err();
+        assert_eq!(err.field, "payload.notes");
+        assert!(err.reason.contains("4000"), "{err}");
+        let mut contact = json!({"account": {"number": 1}, "first_name": "A", "last_name": "B",
+            "phone": "1".repeat(limits::SHORT_TEXT + 1)});
+        let mut v = hour_job(contact.clone());
+        v["kind"] = json!("contact.upsert");
+        assert_eq!(parse(v).unwrap_err().field, "payload.phone");
+        contact["phone"] = json!("+358 40 123 4567");
+        let mut v = hour_job(contact);
+        v["kind"] = json!("contact.upsert");
+        assert!(parse(v).is_ok());
     }
 
     #[test]
