@@ -6,16 +6,19 @@
 //!
 //! ```json
 //! {"sources": {
-//!   "crm":   {"format": "standard-webhooks", "secret_id": "severa-bridge/crm-signing"},
+//!   "crm":   {"format": "standard-webhooks", "secret_id": "severa-bridge/crm-signing",
+//!             "allow": {"kinds": ["account.upsert", "contact.upsert"]}},
 //!   "toggl": {"format": "toggl", "secret_id": "severa-bridge/toggl-signing",
-//!             "toggl": {"workspaces": {"1234567": {"case": {"number": 1}}},
+//!             "toggl": {"time_zone": "Europe/Helsinki",
+//!                       "workspaces": {"1234567": {"case": {"number": 1}}},
 //!                       "projects": {"201": {"case": {"number": 1}, "phase": {"name": "Development"}}},
 //!                       "users": {"301": {"code": "AA"}}}}
 //! }}
 //! ```
 
-use crate::job::{CaseRef, PhaseRef, UserRef, WorkTypeRef, is_source_name};
-use chrono::{FixedOffset, Offset as _};
+use crate::job::{CaseRef, JobKind, PhaseRef, UserRef, WorkTypeRef, is_source_name};
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _, TimeDelta, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +27,16 @@ use std::fmt;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 /// Upper bound for `max_body_bytes`: a Function URL cannot deliver more than 6 MB anyway.
 pub const MAX_BODY_BYTES_LIMIT: usize = 6 * 1024 * 1024;
+
+/// How old a Toggl event may be when it arrives, when the source sets no `max_event_age_hours`.
+pub const DEFAULT_MAX_EVENT_AGE_HOURS: u32 = 12;
+/// Upper bound for `max_event_age_hours`: delivery ids are remembered this long
+/// ([`super::DEFAULT_DEDUP_TTL`]); an older delivery is no longer recognised as a duplicate, so
+/// it must be refused by its age.
+pub const MAX_EVENT_AGE_HOURS_LIMIT: u32 = (super::DEFAULT_DEDUP_TTL.as_secs() / 3600) as u32;
+
+/// The only kinds a Toggl source produces (and its default allow-list).
+pub const TOGGL_KINDS: [JobKind; 2] = [JobKind::HourEntryUpsert, JobKind::HourEntryDelete];
 
 /// Environment variable naming a file with the configuration.
 pub const SOURCES_FILE_VAR: &str = "SOURCES_FILE";
@@ -63,6 +76,45 @@ pub struct Source {
     pub max_body_bytes: usize,
     /// Present exactly when `format` is [`Format::Toggl`].
     pub toggl: Option<TogglMapping>,
+    /// What its jobs may ask for; anything else is refused with 403.
+    pub allow: Allow,
+}
+
+/// What a source may ask for (`sources.<name>.allow`), so one sender's signing secret cannot
+/// reach what another sender owns (a CRM cannot deactivate the API user).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allow {
+    /// The job kinds it may send. Required for Standard Webhooks sources; a Toggl source
+    /// defaults to [`TOGGL_KINDS`].
+    pub kinds: Vec<JobKind>,
+    /// When set, the only users its jobs may name: an hour entry's user, a new case's owner, a
+    /// deactivated user. Matched by the same key (an e-mail without regard to case).
+    pub users: Option<Vec<UserRef>>,
+    /// When set, the only cases its hour entries may go to.
+    pub cases: Option<Vec<CaseRef>>,
+}
+
+impl Allow {
+    pub fn kind(&self, kind: JobKind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    pub fn user(&self, user: &UserRef) -> bool {
+        self.users
+            .as_ref()
+            .is_none_or(|users| users.iter().any(|allowed| same_user(allowed, user)))
+    }
+
+    pub fn case(&self, case: &CaseRef) -> bool {
+        self.cases.as_ref().is_none_or(|cases| cases.contains(case))
+    }
+}
+
+fn same_user(a: &UserRef, b: &UserRef) -> bool {
+    match (a, b) {
+        (UserRef::Email(a), UserRef::Email(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => a == b,
+    }
 }
 
 /// How deliveries are signed and what their bodies are.
@@ -93,8 +145,30 @@ pub struct TogglMapping {
     pub workspaces: BTreeMap<u64, WorkspaceDefaults>,
     pub projects: BTreeMap<u64, ProjectMapping>,
     pub users: BTreeMap<u64, UserRef>,
-    /// Offset of the team's local time: Toggl sends UTC, Severa wants the local date.
-    pub utc_offset: FixedOffset,
+    /// The team's local time: Toggl sends UTC, Severa wants the local date.
+    pub local_time: LocalTime,
+    /// Events created longer ago than this are refused (a late replay of a signed body).
+    pub max_event_age: TimeDelta,
+}
+
+/// The local time an instant's date is taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTime {
+    /// An IANA time zone (`time_zone: "Europe/Helsinki"`): each instant gets the offset in force
+    /// then, daylight saving included.
+    Zone(Tz),
+    /// A fixed offset (`utc_offset: "+02:00"`): the same offset all year.
+    Fixed(FixedOffset),
+}
+
+impl LocalTime {
+    /// The local date of `instant`.
+    pub fn date_of(&self, instant: DateTime<Utc>) -> NaiveDate {
+        match self {
+            Self::Zone(zone) => instant.with_timezone(zone).date_naive(),
+            Self::Fixed(offset) => instant.with_timezone(offset).date_naive(),
+        }
+    }
 }
 
 /// Defaults for a workspace's entries.
@@ -138,6 +212,18 @@ struct RawSource {
     max_body_bytes: Option<usize>,
     #[serde(default)]
     toggl: Option<RawToggl>,
+    #[serde(default)]
+    allow: Option<RawAllow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    kinds: Vec<JobKind>,
+    #[serde(default)]
+    users: Option<Vec<UserRef>>,
+    #[serde(default)]
+    cases: Option<Vec<CaseRef>>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +237,10 @@ struct RawToggl {
     users: BTreeMap<String, UserRef>,
     #[serde(default)]
     utc_offset: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    max_event_age_hours: Option<u32>,
 }
 
 impl Config {
@@ -280,12 +370,93 @@ fn validate_source(name: &str, raw: RawSource) -> Result<Source, ConfigError> {
         }
         (Format::StandardWebhooks, None) => None,
     };
+    let allow = validate_allow(&format!("{key}.allow"), raw.format, raw.allow)?;
     Ok(Source {
         name: name.to_string(),
         format: raw.format,
         secret_id: raw.secret_id,
         max_body_bytes,
         toggl,
+        allow,
+    })
+}
+
+fn validate_allow(key: &str, format: Format, raw: Option<RawAllow>) -> Result<Allow, ConfigError> {
+    let Some(raw) = raw else {
+        return match format {
+            Format::Toggl => Ok(Allow {
+                kinds: TOGGL_KINDS.to_vec(),
+                users: None,
+                cases: None,
+            }),
+            Format::StandardWebhooks => Err(err(
+                key,
+                "missing; list the job kinds this source may send, e.g. \
+                 {\"kinds\": [\"account.upsert\", \"contact.upsert\"]}",
+            )),
+        };
+    };
+    if raw.kinds.is_empty() {
+        return Err(err(
+            format!("{key}.kinds"),
+            "empty; list at least one job kind",
+        ));
+    }
+    for (i, kind) in raw.kinds.iter().enumerate() {
+        let at = format!("{key}.kinds[{i}]");
+        if *kind == JobKind::OutboundDeliver {
+            return Err(err(
+                at,
+                "outbound.deliver jobs come only from the scheduler",
+            ));
+        }
+        if format == Format::Toggl && !TOGGL_KINDS.contains(kind) {
+            return Err(err(
+                at,
+                "a toggl source sends only hour_entry.upsert and hour_entry.delete",
+            ));
+        }
+    }
+    if format == Format::Toggl {
+        for (field, present) in [
+            ("users", raw.users.is_some()),
+            ("cases", raw.cases.is_some()),
+        ] {
+            if present {
+                return Err(err(
+                    format!("{key}.{field}"),
+                    "only for format standard-webhooks: a toggl source's mapping already names \
+                     its users and cases",
+                ));
+            }
+        }
+    }
+    if let Some(users) = &raw.users {
+        if users.is_empty() {
+            return Err(err(
+                format!("{key}.users"),
+                "empty; leave it out to allow any user",
+            ));
+        }
+        for (i, user) in users.iter().enumerate() {
+            check_user(&format!("{key}.users[{i}]"), user)?;
+        }
+    }
+    if let Some(cases) = &raw.cases {
+        if cases.is_empty() {
+            return Err(err(
+                format!("{key}.cases"),
+                "empty; leave it out to allow any case",
+            ));
+        }
+        for (i, case) in cases.iter().enumerate() {
+            check_case(&format!("{key}.cases[{i}]"), case)?;
+        }
+    }
+    Ok(Allow {
+        kinds: raw.kinds,
+        users: raw.users,
+        cases: raw.cases,
     })
 }
 
@@ -306,7 +477,8 @@ fn validate_toggl(key: &str, raw: RawToggl) -> Result<TogglMapping, ConfigError>
         workspaces: BTreeMap::new(),
         projects: BTreeMap::new(),
         users: BTreeMap::new(),
-        utc_offset: utc(),
+        local_time: LocalTime::Fixed(utc()),
+        max_event_age: TimeDelta::hours(DEFAULT_MAX_EVENT_AGE_HOURS.into()),
     };
     for (id, defaults) in raw.workspaces {
         let at = format!("{key}.workspaces.{id}");
@@ -329,22 +501,54 @@ fn validate_toggl(key: &str, raw: RawToggl) -> Result<TogglMapping, ConfigError>
     for (id, user) in raw.users {
         let at = format!("{key}.users.{id}");
         let uid = toggl_id(&format!("{key}.users"), &id)?;
-        let (UserRef::Guid(v) | UserRef::Code(v) | UserRef::Email(v)) = &user;
-        not_blank(&at, v)?;
-        if matches!(user, UserRef::Email(_)) && !v.contains('@') {
-            return Err(err(format!("{at}.email"), "not an e-mail address"));
-        }
+        check_user(&at, &user)?;
         mapping.users.insert(uid, user);
     }
-    if let Some(offset) = raw.utc_offset {
-        mapping.utc_offset = offset.parse().map_err(|_| {
+    mapping.local_time = match (raw.time_zone, raw.utc_offset) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                format!("{key}.utc_offset"),
+                "set time_zone or utc_offset, not both (time_zone follows daylight saving)",
+            ));
+        }
+        (Some(zone), None) => LocalTime::Zone(zone.parse::<Tz>().map_err(|_| {
+            err(
+                format!("{key}.time_zone"),
+                format!("{zone:?} is not an IANA time zone name like Europe/Helsinki"),
+            )
+        })?),
+        (None, Some(offset)) => LocalTime::Fixed(offset.parse().map_err(|_| {
             err(
                 format!("{key}.utc_offset"),
-                "not an offset like +02:00 or -05:00",
+                "not an offset like +02:00 or -05:00; for a zone with daylight saving set \
+                 time_zone (\"Europe/Helsinki\") instead",
             )
-        })?;
+        })?),
+        (None, None) => LocalTime::Fixed(utc()),
+    };
+    if let Some(hours) = raw.max_event_age_hours {
+        if !(1..=MAX_EVENT_AGE_HOURS_LIMIT).contains(&hours) {
+            return Err(err(
+                format!("{key}.max_event_age_hours"),
+                format!(
+                    "must be 1..={MAX_EVENT_AGE_HOURS_LIMIT}: delivery ids are remembered \
+                     {MAX_EVENT_AGE_HOURS_LIMIT} hours, so an older replay must be refused by age"
+                ),
+            ));
+        }
+        mapping.max_event_age = TimeDelta::hours(hours.into());
     }
     Ok(mapping)
+}
+
+/// A user reference with a non-blank key (and an `@` in an e-mail).
+fn check_user(key: &str, user: &UserRef) -> Result<(), ConfigError> {
+    let (UserRef::Guid(v) | UserRef::Code(v) | UserRef::Email(v)) = user;
+    not_blank(key, v)?;
+    if matches!(user, UserRef::Email(_)) && !v.contains('@') {
+        return Err(err(format!("{key}.email"), "not an e-mail address"));
+    }
+    Ok(())
 }
 
 fn utc() -> FixedOffset {
@@ -413,9 +617,13 @@ mod tests {
         let mapping = toggl.toggl.as_ref().unwrap();
         assert!(!mapping.projects.is_empty() && !mapping.users.is_empty());
         assert_eq!(
-            config.source("crm").unwrap().format,
-            Format::StandardWebhooks
+            mapping.local_time,
+            LocalTime::Zone(chrono_tz::Europe::Helsinki)
         );
+        let crm = config.source("crm").unwrap();
+        assert_eq!(crm.format, Format::StandardWebhooks);
+        assert!(crm.allow.kind(JobKind::AccountUpsert));
+        assert!(!crm.allow.kind(JobKind::UserDeactivate));
     }
 
     #[test]
@@ -434,7 +642,142 @@ mod tests {
             CaseRef::Guid("sim-case-webshop".into())
         );
         assert_eq!(m.users[&301], UserRef::Email("alice@example.com".into()));
-        assert_eq!(m.utc_offset.local_minus_utc(), 7200);
+        assert_eq!(
+            m.local_time,
+            LocalTime::Fixed(FixedOffset::east_opt(7200).unwrap())
+        );
+        assert_eq!(m.max_event_age, TimeDelta::hours(12));
+        let allow = &config.source("toggl").unwrap().allow;
+        assert_eq!(allow.kinds, TOGGL_KINDS.to_vec());
+    }
+
+    #[test]
+    fn time_zones_follow_daylight_saving() {
+        let config = parse(toggl_source(json!({"time_zone": "Europe/Helsinki"}))).unwrap();
+        let local = config
+            .source("toggl")
+            .unwrap()
+            .toggl
+            .clone()
+            .unwrap()
+            .local_time;
+        assert_eq!(local, LocalTime::Zone(chrono_tz::Europe::Helsinki));
+        let date = |instant: &str| {
+            local
+                .date_of(instant.parse::<DateTime<Utc>>().unwrap())
+                .to_string()
+        };
+        // +03:00 in summer, +02:00 in winter.
+        assert_eq!(date("2026-07-14T20:59:59Z"), "2026-07-14");
+        assert_eq!(date("2026-07-14T21:00:00Z"), "2026-07-15");
+        assert_eq!(date("2026-01-14T21:30:00Z"), "2026-01-14");
+        assert_eq!(date("2026-01-14T22:00:00Z"), "2026-01-15");
+        // The night clocks go forward (29 March 2026, 01:00 UTC): one instant either side.
+        assert_eq!(date("2026-03-28T21:59:59Z"), "2026-03-28");
+        assert_eq!(date("2026-03-28T22:00:00Z"), "2026-03-29");
+
+        for bad in ["Europe/Helsingfors", "+02:00", "helsinki", ""] {
+            assert_eq!(
+                key_of(toggl_source(json!({"time_zone": bad}))),
+                "sources.toggl.toggl.time_zone",
+                "{bad:?}"
+            );
+        }
+        let both = parse(toggl_source(
+            json!({"time_zone": "Europe/Helsinki", "utc_offset": "+02:00"}),
+        ))
+        .unwrap_err();
+        assert_eq!(both.key, "sources.toggl.toggl.utc_offset");
+        assert!(both.reason.contains("not both"), "{both}");
+    }
+
+    #[test]
+    fn max_event_age_is_bounded_by_the_dedup_window() {
+        for bad in [0, MAX_EVENT_AGE_HOURS_LIMIT + 1] {
+            let e = parse(toggl_source(json!({"max_event_age_hours": bad}))).unwrap_err();
+            assert_eq!(e.key, "sources.toggl.toggl.max_event_age_hours");
+            assert!(e.reason.contains("1..=24"), "{e}");
+        }
+        let config = parse(toggl_source(json!({"max_event_age_hours": 24}))).unwrap();
+        let mapping = config.source("toggl").unwrap().toggl.clone().unwrap();
+        assert_eq!(mapping.max_event_age, TimeDelta::hours(24));
+    }
+
+    fn crm(allow: serde_json::Value) -> serde_json::Value {
+        json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "allow": allow}}})
+    }
+
+    #[test]
+    fn allow_lists_are_required_and_checked() {
+        let missing =
+            parse(json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s"}}}))
+                .unwrap_err();
+        assert_eq!(missing.key, "sources.crm.allow");
+        assert!(missing.reason.contains("kinds"), "{missing}");
+        for (allow, key) in [
+            (json!({}), "sources.crm.allow.kinds"),
+            (json!({"kinds": []}), "sources.crm.allow.kinds"),
+            (
+                json!({"kinds": ["invoice.pay"]}),
+                "sources.crm.allow.kinds[0]",
+            ),
+            (
+                json!({"kinds": ["account.upsert", "outbound.deliver"]}),
+                "sources.crm.allow.kinds[1]",
+            ),
+            (
+                json!({"kinds": ["user.create"], "users": [{"email": "nobody"}]}),
+                "sources.crm.allow.users[0].email",
+            ),
+            (
+                json!({"kinds": ["user.create"], "users": []}),
+                "sources.crm.allow.users",
+            ),
+            (
+                json!({"kinds": ["hour_entry.upsert"], "cases": [{"number": 0}]}),
+                "sources.crm.allow.cases[0].number",
+            ),
+            (
+                json!({"kinds": ["hour_entry.upsert"], "projects": []}),
+                "sources.crm.allow.projects",
+            ),
+        ] {
+            assert_eq!(key_of(crm(allow.clone())), key, "{allow}");
+        }
+        let toggl = |allow: serde_json::Value| {
+            let mut v = toggl_source(json!({}));
+            v["sources"]["toggl"]["allow"] = allow;
+            v
+        };
+        assert_eq!(
+            key_of(toggl(json!({"kinds": ["user.deactivate"]}))),
+            "sources.toggl.allow.kinds[0]"
+        );
+        assert_eq!(
+            key_of(toggl(
+                json!({"kinds": ["hour_entry.upsert"], "users": [{"code": "AA"}]})
+            )),
+            "sources.toggl.allow.users"
+        );
+        let only_upserts = parse(toggl(json!({"kinds": ["hour_entry.upsert"]}))).unwrap();
+        let allow = &only_upserts.source("toggl").unwrap().allow;
+        assert!(allow.kind(JobKind::HourEntryUpsert) && !allow.kind(JobKind::HourEntryDelete));
+
+        let config = parse(crm(
+            json!({"kinds": ["hour_entry.upsert", "user.deactivate"],
+            "users": [{"code": "AA"}, {"email": "Bob@Example.com"}], "cases": [{"number": 1}]}),
+        ))
+        .unwrap();
+        let allow = &config.source("crm").unwrap().allow;
+        assert!(allow.kind(JobKind::UserDeactivate) && !allow.kind(JobKind::UserCreate));
+        assert!(allow.user(&UserRef::Code("AA".into())));
+        assert!(allow.user(&UserRef::Email("bob@example.COM".into())));
+        assert!(!allow.user(&UserRef::Code("aa".into())));
+        assert!(!allow.user(&UserRef::Guid("AA".into())));
+        assert!(allow.case(&CaseRef::Number(1)) && !allow.case(&CaseRef::Number(2)));
+        let open = parse(crm(json!({"kinds": ["hour_entry.upsert"]}))).unwrap();
+        let allow = &open.source("crm").unwrap().allow;
+        assert!(allow.user(&UserRef::Code("ZZ".into())) && allow.case(&CaseRef::Number(9)));
     }
 
     #[test]
@@ -530,10 +873,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(missing_file.key, SOURCES_FILE_VAR);
         let inline = Config::from_vars(|v| {
-            (v == SOURCES_JSON_VAR).then(|| {
-                json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s"}}})
-                    .to_string()
-            })
+            (v == SOURCES_JSON_VAR).then(|| crm(json!({"kinds": ["account.upsert"]})).to_string())
         })
         .unwrap();
         assert!(inline.source("crm").is_some());

@@ -6,7 +6,9 @@
 //!
 //! Order of checks, cheapest and least trusting first: route (404) → method (405) → content type
 //! (415) → size (413, before anything reads the body) → signature over the raw bytes (401/400) →
-//! body → job (400) → dedup → enqueue (202, or 503 so the sender retries).
+//! body → job (400; a Toggl event older than the source accepts too) → the source's allow-list
+//! (403) → the job's size on the queue (413: SQS would refuse it however often it is retried) →
+//! dedup → enqueue (202, or 503 so the sender retries).
 //!
 //! Dedup without losing jobs: the delivery id is *claimed* (a short lock) before the enqueue,
 //! marked completed only after the queue took the job, and released when the enqueue failed.
@@ -20,8 +22,8 @@
 pub mod config;
 mod toggl;
 
-use crate::job::{self, Job};
-use crate::ports::{Claim, IdempotencyStore, MessageSink};
+use crate::job::{self, Action, Job};
+use crate::ports::{Claim, IdempotencyStore, MessageSink, OutgoingMessage, SQS_MAX_MESSAGE_BYTES};
 use crate::secrets::SecretCache;
 use crate::verify::{self, SigningSecret, VerifyError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -191,7 +193,11 @@ impl Webhook {
         };
         log.job_id = Some(job.job_id.clone());
         log.kind = Some(job.kind().as_str());
-        self.enqueue_once(&source.name, &dedup_id, &job, now).await
+        check_allowed(source, &job)?;
+        let message = job.to_message();
+        check_queue_size(&message)?;
+        self.enqueue_once(&source.name, &dedup_id, &job, &message, now)
+            .await
     }
 
     async fn signing_secret(&self, source: &Source) -> Result<SigningSecret, Answer> {
@@ -222,6 +228,7 @@ impl Webhook {
         source: &str,
         dedup_id: &str,
         job: &Job,
+        message: &OutgoingMessage,
         now: DateTime<Utc>,
     ) -> Result<Answer, Answer> {
         let key = format!("webhook/{source}/{dedup_id}");
@@ -249,8 +256,7 @@ impl Webhook {
                 return Err(answer);
             }
         }
-        let message = job.to_message();
-        if let Err(e) = self.queue.send(&message).await {
+        if let Err(e) = self.queue.send(message).await {
             if let Err(release) = self.store.release(&key).await {
                 // The claim lapses after CLAIM_LOCK; until then a retry gets 409 and retries again.
                 tracing::warn!(key, error = %release, "could not release the delivery claim");
@@ -485,6 +491,72 @@ fn check_size(request: &Request<Vec<u8>>, limit: usize) -> Result<(), Answer> {
     }
 }
 
+/// 403 for a job kind, user or case outside the source's allow-list (`sources.<name>.allow`).
+fn check_allowed(source: &Source, job: &Job) -> Result<(), Answer> {
+    let allow = &source.allow;
+    let name = &source.name;
+    let kind = job.kind();
+    if !allow.kind(kind) {
+        let allowed: Vec<_> = allow.kinds.iter().map(|k| k.as_str()).collect();
+        let reason = format!(
+            "source {name} may not send {kind} jobs (sources.{name}.allow.kinds: {})",
+            allowed.join(", ")
+        );
+        return Err(Answer::new(
+            StatusCode::FORBIDDEN,
+            "kind_not_allowed",
+            json!({"error": "kind_not_allowed", "kind": kind.as_str(), "reason": reason}),
+        )
+        .with_detail(reason));
+    }
+    let (user, case) = match &job.action {
+        Action::HourEntryUpsert(p) => (Some(("payload.user", &p.user)), Some(&p.case)),
+        Action::CaseCreate(p) => (Some(("payload.owner", &p.owner)), None),
+        Action::UserDeactivate(p) => (Some(("payload.user", &p.user)), None),
+        _ => (None, None),
+    };
+    let refused = |field: &str, what: &str, list: &str| {
+        let reason =
+            format!("source {name} may not name this {what} (sources.{name}.allow.{list})");
+        Answer::new(
+            StatusCode::FORBIDDEN,
+            "reference_not_allowed",
+            json!({"error": "reference_not_allowed", "field": field, "reason": reason}),
+        )
+        .with_detail(reason)
+    };
+    if let Some((field, user)) = user {
+        if !allow.user(user) {
+            return Err(refused(field, "user", "users"));
+        }
+    }
+    if let Some(case) = case {
+        if !allow.case(case) {
+            return Err(refused("payload.case", "case", "cases"));
+        }
+    }
+    Ok(())
+}
+
+/// 413 for a job SQS would refuse (body and attributes over its limit): a retry cannot help,
+/// so it must not become a 503.
+fn check_queue_size(message: &OutgoingMessage) -> Result<(), Answer> {
+    let size = message.sqs_size();
+    if size <= SQS_MAX_MESSAGE_BYTES {
+        return Ok(());
+    }
+    let reason = format!(
+        "the job would be {size} bytes on the job queue, over its limit of \
+         {SQS_MAX_MESSAGE_BYTES} bytes (body and attributes); send shorter text"
+    );
+    Err(Answer::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "job_too_large",
+        json!({"error": "payload_too_large", "reason": reason}),
+    )
+    .with_detail(reason))
+}
+
 /// Same source + delivery id → same job id, whatever the delivery id looks like.
 fn job_id(source: &str, dedup_id: &str) -> String {
     let mut hasher = Sha256::new();
@@ -554,6 +626,30 @@ mod tests {
         assert_eq!(route("/webhooks/a/b"), None);
         assert_eq!(route("/other/toggl"), None);
         assert_eq!(route("/"), None);
+    }
+
+    #[test]
+    fn a_job_over_the_queue_limit_is_413_naming_it() {
+        let mut message = OutgoingMessage {
+            body: String::new(),
+            attributes: [("kind".to_string(), "account.upsert".to_string())].into(),
+        };
+        message.body = "x".repeat(SQS_MAX_MESSAGE_BYTES - message.sqs_size());
+        assert!(check_queue_size(&message).is_ok(), "exactly the limit fits");
+        message.body.push('x');
+        let Err(answer) = check_queue_size(&message) else {
+            panic!("one byte over was accepted")
+        };
+        let response = answer.into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        let body: Value = serde_json::from_str(response.body()).unwrap();
+        assert_eq!(body["error"], "payload_too_large");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("262144") && reason.contains("262145"),
+            "{reason}"
+        );
     }
 
     #[test]

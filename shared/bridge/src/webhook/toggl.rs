@@ -6,18 +6,20 @@
 //! - an entry shorter than 18 s rounds to 0.00 h, which Severa cannot hold: ignored;
 //! - `deleted`, or an `updated` entry carrying `server_deleted_at`, becomes `hour_entry.delete`;
 //! - an unmapped workspace, project or user is a 400 that names the Toggl id, so the operator can
-//!   add it to the mapping; Toggl's retries then succeed.
+//!   add it to the mapping; Toggl's retries then succeed;
+//! - an event created longer ago than `max_event_age_hours` is a 400 (`stale_event`): Toggl
+//!   signs no timestamp, so once the delivery id is forgotten a replayed body would otherwise
+//!   apply again. The job's `occurred_at` is the entry's own `at`, else the event's
+//!   `created_at`, never the arrival time, so the worker's per-record order keeps an older event
+//!   from overwriting a newer one; an event without `created_at` is refused.
 
 use super::Answer;
 use super::config::TogglMapping;
-use crate::job::{Action, HourEntryDelete, HourEntryUpsert};
+use crate::job::{Action, HourEntryDelete, HourEntryUpsert, limits};
 use crate::verify::toggl::{self, Event, PayloadError, TimeEntry};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::json;
-
-/// Severa's description limit (see `job::Job::validate`).
-const MAX_DESCRIPTION_CHARS: usize = 4000;
 
 /// What a verified Toggl delivery asks for.
 pub(super) enum Interpreted {
@@ -53,6 +55,15 @@ pub(super) fn interpret(
         }
         Event::TimeEntry(event) => event,
     };
+    let created_at = event.created_at.ok_or_else(|| {
+        Answer::invalid(
+            "created_at",
+            "missing; the event's own time orders it and refuses late replays",
+        )
+    })?;
+    if now - created_at > mapping.max_event_age {
+        return Err(stale(source, mapping, created_at, now));
+    }
     let entry = &event.entry;
     if !mapping.workspaces.is_empty() && !mapping.workspaces.contains_key(&entry.workspace_id) {
         return Err(unmapped(
@@ -68,7 +79,7 @@ pub(super) fn interpret(
         Some(id) => id.to_string(),
         None => format!("sha256-{}", super::sha256_hex(raw_body)),
     };
-    let occurred_at = entry.at.or(event.created_at).unwrap_or(now);
+    let occurred_at = entry.at.unwrap_or(created_at);
     let deleted = entry.server_deleted_at.is_some();
     let action = match event.action {
         toggl::Action::Deleted => Action::HourEntryDelete(HourEntryDelete {}),
@@ -179,12 +190,12 @@ fn upsert(
         case,
         phase,
         work_type,
-        event_date: start.with_timezone(&mapping.utc_offset).date_naive(),
+        event_date: mapping.local_time.date_of(start),
         hours,
         description: entry
             .description
             .as_deref()
-            .map(|d| d.chars().take(MAX_DESCRIPTION_CHARS).collect::<String>())
+            .map(|d| d.chars().take(limits::LONG_TEXT).collect::<String>())
             .filter(|d| !d.trim().is_empty()),
         billable: entry.billable,
     }))
@@ -194,6 +205,28 @@ fn upsert(
 pub(super) fn hours(seconds: i64) -> Decimal {
     (Decimal::from(seconds) / Decimal::from(3600))
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// 400 for an event older than the source accepts: a late or replayed delivery.
+fn stale(
+    source: &str,
+    mapping: &TogglMapping,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Answer {
+    let reason = format!(
+        "the event was created {} hours ago ({}), longer ago than the {} hours this source \
+         accepts (sources.{source}.toggl.max_event_age_hours); a late or replayed delivery is \
+         not applied",
+        (now - created_at).num_hours(),
+        created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        mapping.max_event_age.num_hours(),
+    );
+    Answer::bad_request(
+        "stale_event",
+        json!({"error": "stale_event", "field": "created_at", "reason": reason}),
+        reason.clone(),
+    )
 }
 
 fn unmapped(field: &str, toggl_id: u64, reason: String) -> Answer {
