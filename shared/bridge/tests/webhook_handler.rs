@@ -475,3 +475,340 @@ async fn toggl_running_entries_and_bad_signatures_are_not_enqueued() {
 
 // ---------------------------------------------------------------------------------------------
 // Logs
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: late replays, kind allow-lists, SQS size, time zones
+
+/// The harness's sources with `crm` (same secret and kinds) changed by `extra` keys.
+fn with_crm(env: &Env, extra: Value) -> Config {
+    let mut crm = json!({"format": "standard-webhooks",
+        "secret_id": env.config.source("crm").unwrap().secret_id,
+        "allow": {"kinds": CRM_KINDS}});
+    for (k, v) in extra.as_object().unwrap() {
+        crm[k] = v.clone();
+    }
+    let mut config = env.config.clone();
+    let source = Config::from_json(&json!({"sources": {"crm": crm}}).to_string()).unwrap();
+    config
+        .sources
+        .insert("crm".into(), source.source("crm").unwrap().clone());
+    config
+}
+
+/// The harness's sources with the toggl mapping's `utc_offset` replaced by `local_time`.
+fn with_toggl_time(env: &Env, local_time: Value) -> Config {
+    let secret_id = env.config.source("toggl").unwrap().secret_id.clone();
+    let mut toggl = json!({
+        "workspaces": {WORKSPACE.to_string(): {"case": {"number": 1}}},
+        "projects": {"2001": {"case": {"number": 1}}},
+        "users": {"3001": {"code": "AA"}}
+    });
+    for (k, v) in local_time.as_object().unwrap() {
+        toggl[k] = v.clone();
+    }
+    let source = Config::from_json(
+        &json!({"sources": {"toggl": {"format": "toggl", "secret_id": secret_id, "toggl": toggl}}})
+            .to_string(),
+    )
+    .unwrap();
+    let mut config = env.config.clone();
+    config
+        .sources
+        .insert("toggl".into(), source.source("toggl").unwrap().clone());
+    config
+}
+
+#[tokio::test]
+async fn toggl_late_replay_after_the_dedup_marker_expired_is_400_and_not_enqueued() {
+    let env = setup().await;
+    let body = toggl_event(401, "updated", time_entry(2001, 3001, 3600));
+    let first = env.webhook.handle(env.toggl_request(&body)).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED, "{}", first.body());
+
+    // A day and more later the delivery marker is gone; someone replays the signed body.
+    *env.skew.lock().unwrap() = TimeDelta::hours(25);
+    env.expire_delivery_markers().await;
+    let replay = env.webhook.handle(env.toggl_request(&body)).await;
+    assert_eq!(
+        replay.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        replay.body()
+    );
+    assert!(!replay.headers().contains_key(header::RETRY_AFTER));
+    let answer = json_body(&replay);
+    assert_eq!(answer["error"], "stale_event", "{answer}");
+    assert_eq!(answer["field"], "created_at", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains("12 hours"), "names the limit: {reason}");
+    assert_eq!(env.messages().await.len(), 1, "the replay is not enqueued");
+
+    // A new event created 13 hours ago (never delivered before) is refused the same way; one
+    // created 11 hours ago is still taken (Toggl retries a failed delivery for a while).
+    *env.skew.lock().unwrap() = TimeDelta::zero();
+    let late = toggl_event_at(
+        402,
+        "updated",
+        time_entry(2001, 3001, 3600),
+        Utc::now() - TimeDelta::hours(13),
+    );
+    let response = env.webhook.handle(env.toggl_request(&late)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let retried = toggl_event_at(
+        403,
+        "updated",
+        time_entry(2001, 3001, 3600),
+        Utc::now() - TimeDelta::hours(11),
+    );
+    let response = env.webhook.handle(env.toggl_request(&retried)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        response.body()
+    );
+    assert_eq!(env.messages().await.len(), 2);
+}
+
+#[tokio::test]
+async fn toggl_job_order_comes_from_the_event_not_from_the_arrival() {
+    let env = setup().await;
+    // A delete without `at` is ordered by the event's creation time.
+    let created = Utc::now() - TimeDelta::minutes(3);
+    let deleted = env
+        .webhook
+        .handle(env.toggl_request(&toggl_event_at(
+            501,
+            "deleted",
+            json!({"id": 9001, "workspace_id": WORKSPACE}),
+            created,
+        )))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED, "{}", deleted.body());
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        jobs[0].occurred_at.timestamp(),
+        created.timestamp(),
+        "occurred_at is the event's created_at, not the time it arrived"
+    );
+
+    // An event with no time of its own cannot be ordered (nor checked for age): refused, where
+    // it used to be stamped with the arrival time and so win over every earlier event.
+    let mut untimed: Value = serde_json::from_slice(&toggl_event(
+        502,
+        "deleted",
+        json!({"id": 9001, "workspace_id": WORKSPACE}),
+    ))
+    .unwrap();
+    untimed.as_object_mut().unwrap().remove("created_at");
+    untimed.as_object_mut().unwrap().remove("timestamp");
+    let response = env
+        .webhook
+        .handle(env.toggl_request(untimed.to_string().as_bytes()))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.body()
+    );
+    assert_eq!(json_body(&response)["field"], "created_at");
+    assert_eq!(env.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_larger_than_the_queue_takes_is_refused_for_good_not_503() {
+    let env = setup().await;
+    let config = with_crm(&env, json!({"max_body_bytes": 1024 * 1024}));
+    // A queue that takes what SQS's classic limit allows (moto's default is 1 MiB).
+    let queue_url = env
+        .sqs
+        .create_queue()
+        .queue_name(unique("webhook-jobs-256k"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
+            "262144",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let webhook = make_webhook(
+        &env.sqs, &env.table, &env.sdk, &config, &env.skew, &queue_url,
+    );
+    // 300 KB of notes: within the source's body limit, over what SQS takes in one message.
+    let body = json!({"kind": "account.upsert", "external_id": "crm-big",
+        "payload": {"name": "Big Oy", "notes": "n".repeat(300 * 1024)}})
+    .to_string();
+    let delivery = env.crm_request("msg_big", body.as_bytes());
+    let response = webhook.handle(delivery.clone()).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.body()
+    );
+    assert!(
+        !response.headers().contains_key(header::RETRY_AFTER),
+        "no retry can succeed"
+    );
+    let answer = json_body(&response);
+    assert_eq!(answer["field"], "payload.notes", "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("4000"),
+        "names Severa's length: {answer}"
+    );
+    // The sender's retry gets the same answer (not a 409/503 loop), and nothing is queued.
+    assert_eq!(
+        webhook.handle(delivery).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let queued = env
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(queued.is_empty());
+}
+
+#[tokio::test]
+async fn a_kind_outside_the_source_allow_list_is_403_naming_it() {
+    let env = setup().await;
+    let deactivate = json!({"kind": "user.deactivate", "external_id": "api-user",
+        "payload": {"user": {"code": "API"}}})
+    .to_string();
+    let response = env
+        .webhook
+        .handle(env.crm_request("msg_deact", deactivate.as_bytes()))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "{}",
+        response.body()
+    );
+    let answer = json_body(&response);
+    assert_eq!(answer["error"], "kind_not_allowed", "{answer}");
+    assert_eq!(answer["kind"], "user.deactivate", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sources.crm.allow.kinds"),
+        "{answer}"
+    );
+    assert!(env.messages().await.is_empty());
+    // An allowed kind from the same source still goes through.
+    let response = env
+        .webhook
+        .handle(env.crm_request("msg_ok", &hour_entry("crm-1", "1")))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(env.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn users_and_cases_outside_the_allow_list_are_403_naming_the_field() {
+    let env = setup().await;
+    let config = with_crm(
+        &env,
+        json!({"allow": {"kinds": ["hour_entry.upsert"],
+                         "users": [{"code": "AA"}, {"email": "bob@example.com"}],
+                         "cases": [{"number": 1}]}}),
+    );
+    let webhook = make_webhook(
+        &env.sqs,
+        &env.table,
+        &env.sdk,
+        &config,
+        &env.skew,
+        &env.queue_url,
+    );
+    let entry = |user: Value, case: Value| {
+        json!({"kind": "hour_entry.upsert", "external_id": "crm-h",
+            "payload": {"user": user, "case": case, "event_date": "2026-11-27", "hours": "1"}})
+        .to_string()
+    };
+    let cases = [
+        (
+            entry(json!({"code": "ZZ"}), json!({"number": 1})),
+            "payload.user",
+        ),
+        (
+            entry(json!({"code": "AA"}), json!({"number": 2})),
+            "payload.case",
+        ),
+    ];
+    for (i, (body, field)) in cases.iter().enumerate() {
+        let response = webhook
+            .handle(env.crm_request(&format!("msg_ref_{i}"), body.as_bytes()))
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+        let answer = json_body(&response);
+        assert_eq!(answer["error"], "reference_not_allowed", "{answer}");
+        assert_eq!(answer["field"], *field, "{answer}");
+    }
+    assert!(env.messages().await.is_empty());
+    // E-mail addresses compare without regard to case.
+    let ok = entry(json!({"email": "Bob@Example.com"}), json!({"number": 1}));
+    let response = webhook
+        .handle(env.crm_request("msg_ref_ok", ok.as_bytes()))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        response.body()
+    );
+    assert_eq!(env.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn toggl_dates_follow_the_time_zone_across_daylight_saving() {
+    let env = setup().await;
+    let config = with_toggl_time(&env, json!({"time_zone": "Europe/Helsinki"}));
+    let webhook = make_webhook(
+        &env.sqs,
+        &env.table,
+        &env.sdk,
+        &config,
+        &env.skew,
+        &env.queue_url,
+    );
+    // 21:30 UTC is 00:30 the next day in Helsinki summer time (+03:00); 22:30 UTC is 00:30 the
+    // next day in winter time (+02:00). A fixed +02:00 put the summer entry on the 14th.
+    for (event_id, start, date) in [
+        (601, "2026-07-14T21:30:00Z", "2026-07-15"),
+        (602, "2026-11-26T22:30:00Z", "2026-11-27"),
+        (603, "2026-07-14T20:30:00Z", "2026-07-14"),
+    ] {
+        let mut entry = time_entry(2001, 3001, 1800);
+        entry["id"] = json!(9100 + event_id);
+        entry["start"] = json!(start);
+        let response = webhook
+            .handle(env.toggl_request(&toggl_event(event_id, "created", entry)))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            response.body()
+        );
+        let jobs = env.jobs().await;
+        let job = jobs
+            .iter()
+            .find(|j| j.external_id == (9100 + event_id).to_string())
+            .unwrap();
+        let Action::HourEntryUpsert(p) = &job.action else {
+            panic!("{job:?}")
+        };
+        assert_eq!(p.event_date.to_string(), date, "start {start}");
+    }
+}

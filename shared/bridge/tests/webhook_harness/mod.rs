@@ -19,6 +19,13 @@ use test_support::{sdk, unique};
 
 pub const TOGGL_SECRET: &str = "toggl-subscription-secret";
 pub const WORKSPACE: u64 = 1234567;
+/// What the `crm` source may send.
+pub const CRM_KINDS: [&str; 4] = [
+    "hour_entry.upsert",
+    "hour_entry.delete",
+    "account.upsert",
+    "contact.upsert",
+];
 
 pub struct Env {
     pub sqs: aws_sdk_sqs::Client,
@@ -61,7 +68,8 @@ pub async fn setup() -> Env {
     }
     let config = Config::from_json(
         &json!({"sources": {
-            "crm": {"format": "standard-webhooks", "secret_id": crm_id, "max_body_bytes": 4096},
+            "crm": {"format": "standard-webhooks", "secret_id": crm_id, "max_body_bytes": 4096,
+                    "allow": {"kinds": CRM_KINDS}},
             "toggl": {"format": "toggl", "secret_id": toggl_id, "toggl": {
                 "utc_offset": "+02:00",
                 "workspaces": {WORKSPACE.to_string(): {"case": {"number": 1}}},
@@ -156,6 +164,29 @@ impl Env {
             .unwrap_or_default()
     }
 
+    /// Deletes every item of the table: what DynamoDB's TTL does to the delivery markers once
+    /// they expire (24 h), without waiting for it.
+    pub async fn expire_delivery_markers(&self) {
+        let client = self.table.client();
+        let items = client
+            .scan()
+            .table_name(self.table.table_name())
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        for item in items {
+            client
+                .delete_item()
+                .table_name(self.table.table_name())
+                .key("pk", item["pk"].clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     pub async fn jobs(&self) -> Vec<Job> {
         self.messages()
             .await
@@ -195,16 +226,28 @@ pub fn hour_entry(external_id: &str, hours: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A Toggl event created just now (Toggl delivers within seconds; the handler refuses old ones).
 pub fn toggl_event(event_id: u64, action: &str, payload: Value) -> Vec<u8> {
+    toggl_event_at(event_id, action, payload, Utc::now())
+}
+
+/// A Toggl event created (and first delivered) at `created_at`.
+pub fn toggl_event_at(
+    event_id: u64,
+    action: &str,
+    payload: Value,
+    created_at: DateTime<Utc>,
+) -> Vec<u8> {
+    let created_at = created_at.to_rfc3339();
     json!({
         "event_id": event_id,
-        "created_at": "2026-11-27T09:30:06Z",
+        "created_at": created_at,
         "creator_id": 3001,
         "metadata": {"action": action, "model": "time_entry", "path": "/api/v9/workspaces/1234567/time_entries",
                      "workspace_id": WORKSPACE.to_string(), "time_entry_id": "9001"},
         "payload": payload,
         "subscription_id": 42,
-        "timestamp": "2026-11-27T09:30:06Z"
+        "timestamp": created_at
     })
     .to_string()
     .into_bytes()
