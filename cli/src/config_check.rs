@@ -118,4 +118,46 @@ mod tests {
         });
         assert!(out.stderr.unwrap().contains("neither a sources file"));
     }
+
+    #[test]
+    fn a_sources_file_checks_allow_lists_and_time_zones() {
+        let dir = std::env::temp_dir().join(format!("config-check-src-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sources.json");
+        let example = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/sources.json"),
+        )
+        .unwrap();
+        for (from, to, key) in [
+            (
+                "\"contact.upsert\"",
+                "\"user.deactivate\", \"payroll.run\"",
+                "sources.crm.allow.kinds[2]",
+            ),
+            (
+                "\"allow\": {\"kinds\"",
+                "\"allowed\": {\"kinds\"",
+                "sources.crm.allowed",
+            ),
+            (
+                "Europe/Helsinki",
+                "Europe/Helsingfors",
+                "sources.toggl.toggl.time_zone",
+            ),
+            (
+                "\"max_event_age_hours\": 12",
+                "\"max_event_age_hours\": 48",
+                "sources.toggl.toggl.max_event_age_hours",
+            ),
+        ] {
+            assert!(example.contains(from), "{from}");
+            std::fs::write(&file, example.replace(from, to)).unwrap();
+            let out = run(&ConfigArgs {
+                command: ConfigCommand::Check { file: file.clone() },
+            });
+            assert_eq!(out.code, 1, "{to}");
+            let err = out.stderr.unwrap();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
 }
