@@ -796,10 +796,7 @@ mod tests {
         };
         let largest = parse(account(wide(limits::LONG_TEXT))).unwrap();
         let size = largest.to_message().size();
-        assert!(
-            size < crate::ports::MAX_MESSAGE_BYTES / 4,
-            "{size} bytes"
-        );
+        assert!(size < crate::ports::MAX_MESSAGE_BYTES / 4, "{size} bytes");
         let err = parse(account(wide(limits::LONG_TEXT + 1))).unwrap_err();
         assert_eq!(err.field, "payload.notes");
         assert!(err.reason.contains("4000"), "{err}");

@@ -22,8 +22,8 @@
 pub mod config;
 mod toggl;
 
-use crate::job::{self, Action, Job};
-use crate::ports::{Claim, IdempotencyStore, MessageSink, OutgoingMessage, SQS_MAX_MESSAGE_BYTES};
+use crate::job::{self, Action, Job, MAX_JOB_MESSAGE_BYTES};
+use crate::ports::{Claim, IdempotencyStore, MessageSink, OutgoingMessage};
 use crate::secrets::SecretCache;
 use crate::verify::{self, SigningSecret, VerifyError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -538,16 +538,16 @@ fn check_allowed(source: &Source, job: &Job) -> Result<(), Answer> {
     Ok(())
 }
 
-/// 413 for a job SQS would refuse (body and attributes over its limit): a retry cannot help,
-/// so it must not become a 503.
+/// 413 for a job over the job-message limit (SQS's, less the room the worker needs to add its
+/// reason when it dead-letters the job): a retry cannot help, so it must not become a 503.
 fn check_queue_size(message: &OutgoingMessage) -> Result<(), Answer> {
-    let size = message.sqs_size();
-    if size <= SQS_MAX_MESSAGE_BYTES {
+    let size = message.size();
+    if size <= MAX_JOB_MESSAGE_BYTES {
         return Ok(());
     }
     let reason = format!(
         "the job would be {size} bytes on the job queue, over its limit of \
-         {SQS_MAX_MESSAGE_BYTES} bytes (body and attributes); send shorter text"
+         {MAX_JOB_MESSAGE_BYTES} bytes (body and attributes); send shorter text"
     );
     Err(Answer::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -634,7 +634,7 @@ mod tests {
             body: String::new(),
             attributes: [("kind".to_string(), "account.upsert".to_string())].into(),
         };
-        message.body = "x".repeat(SQS_MAX_MESSAGE_BYTES - message.sqs_size());
+        message.body = "x".repeat(MAX_JOB_MESSAGE_BYTES - message.size());
         assert!(check_queue_size(&message).is_ok(), "exactly the limit fits");
         message.body.push('x');
         let Err(answer) = check_queue_size(&message) else {
@@ -647,7 +647,8 @@ mod tests {
         assert_eq!(body["error"], "payload_too_large");
         let reason = body["reason"].as_str().unwrap();
         assert!(
-            reason.contains("262144") && reason.contains("262145"),
+            reason.contains(&MAX_JOB_MESSAGE_BYTES.to_string())
+                && reason.contains(&(MAX_JOB_MESSAGE_BYTES + 1).to_string()),
             "{reason}"
         );
     }
