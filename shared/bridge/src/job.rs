@@ -341,7 +341,7 @@ pub const ROUTING_ATTRIBUTES: [&str; 4] = ["correlation_id", "source", "kind", "
 impl Job {
     /// Parses and validates a job; errors name the field (`payload.hours`).
     pub fn from_json(bytes: &[u8]) -> Result<Job, InvalidJob> {
-        let raw: RawJob = from_slice_at("", bytes)?;
+        let raw: RawJob<Option<&serde_json::value::RawValue>> = from_slice_at("", bytes)?;
         let job = raw.into_job()?;
         job.validate()?;
         Ok(job)
@@ -536,10 +536,12 @@ impl Job {
 }
 
 /// The job's envelope with the payload kept as JSON, so the payload can be read in a second
-/// step whose error paths name the payload's fields (serde's flattening loses them).
+/// step whose error paths name the payload's fields (serde's flattening loses them). `P` is
+/// the payload's raw form: its text borrowed from the message ([`Job::from_json`], no
+/// intermediate tree) or a `serde_json::Value` (any other deserializer).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawJob {
+struct RawJob<P> {
     schema_version: u32,
     job_id: String,
     source: String,
@@ -548,25 +550,51 @@ struct RawJob {
     correlation_id: String,
     kind: JobKind,
     #[serde(default)]
-    payload: serde_json::Value,
+    payload: P,
 }
 
-impl RawJob {
-    fn into_job(self) -> Result<Job, InvalidJob> {
-        let payload = if self.payload.is_null() {
+/// A payload not yet read into its kind's type.
+trait RawPayload {
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, InvalidJob>;
+}
+
+/// An absent or `null` payload reads as `{}` (kinds whose fields are all optional).
+const EMPTY_PAYLOAD: &str = "{}";
+
+impl RawPayload for serde_json::Value {
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, InvalidJob> {
+        let payload = if self.is_null() {
             serde_json::Value::Object(Default::default())
         } else {
-            self.payload
+            self
         };
+        serde_path_to_error::deserialize(payload)
+            .map_err(|e| path_error("payload", e.path().to_string(), e.inner().to_string()))
+    }
+}
+
+impl RawPayload for Option<&serde_json::value::RawValue> {
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, InvalidJob> {
+        let text = match self.map(serde_json::value::RawValue::get) {
+            None | Some("null") => EMPTY_PAYLOAD,
+            Some(text) => text,
+        };
+        from_slice_at("payload", text.as_bytes())
+    }
+}
+
+impl<P: RawPayload> RawJob<P> {
+    fn into_job(self) -> Result<Job, InvalidJob> {
+        let payload = self.payload;
         let action = match self.kind {
-            JobKind::HourEntryUpsert => Action::HourEntryUpsert(from_value_at(payload)?),
-            JobKind::HourEntryDelete => Action::HourEntryDelete(from_value_at(payload)?),
-            JobKind::AccountUpsert => Action::AccountUpsert(from_value_at(payload)?),
-            JobKind::ContactUpsert => Action::ContactUpsert(from_value_at(payload)?),
-            JobKind::CaseCreate => Action::CaseCreate(from_value_at(payload)?),
-            JobKind::UserCreate => Action::UserCreate(from_value_at(payload)?),
-            JobKind::UserDeactivate => Action::UserDeactivate(from_value_at(payload)?),
-            JobKind::OutboundDeliver => Action::OutboundDeliver(from_value_at(payload)?),
+            JobKind::HourEntryUpsert => Action::HourEntryUpsert(payload.read()?),
+            JobKind::HourEntryDelete => Action::HourEntryDelete(payload.read()?),
+            JobKind::AccountUpsert => Action::AccountUpsert(payload.read()?),
+            JobKind::ContactUpsert => Action::ContactUpsert(payload.read()?),
+            JobKind::CaseCreate => Action::CaseCreate(payload.read()?),
+            JobKind::UserCreate => Action::UserCreate(payload.read()?),
+            JobKind::UserDeactivate => Action::UserDeactivate(payload.read()?),
+            JobKind::OutboundDeliver => Action::OutboundDeliver(payload.read()?),
         };
         Ok(Job {
             schema_version: self.schema_version,
@@ -592,10 +620,15 @@ fn path_error(prefix: &str, path: String, message: String) -> InvalidJob {
     invalid(&field, message)
 }
 
-fn from_slice_at<T: serde::de::DeserializeOwned>(
+/// Reads `T` from JSON text. The common case (valid) is a plain serde_json read; only a
+/// failure is read again with path tracking, so the error names the field at fault.
+fn from_slice_at<'a, T: serde::Deserialize<'a>>(
     prefix: &str,
-    bytes: &[u8],
+    bytes: &'a [u8],
 ) -> Result<T, InvalidJob> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| path_error(prefix, e.path().to_string(), e.inner().to_string()))?;
@@ -603,16 +636,9 @@ fn from_slice_at<T: serde::de::DeserializeOwned>(
     Ok(value)
 }
 
-fn from_value_at<T: serde::de::DeserializeOwned>(
-    payload: serde_json::Value,
-) -> Result<T, InvalidJob> {
-    serde_path_to_error::deserialize(payload)
-        .map_err(|e| path_error("payload", e.path().to_string(), e.inner().to_string()))
-}
-
 impl<'de> Deserialize<'de> for Job {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawJob::deserialize(deserializer)?;
+        let raw = RawJob::<serde_json::Value>::deserialize(deserializer)?;
         raw.into_job().map_err(serde::de::Error::custom)
     }
 }

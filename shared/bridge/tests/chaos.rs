@@ -126,8 +126,9 @@ async fn chaos_run_loses_nothing_duplicates_nothing_and_ends_in_the_newest_state
                 if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(line) {
                     let mut seen = seen.lock().unwrap();
                     for name in ["JobsApplied", "JobsStale", "JobsDuplicate", "JobsDeferred"] {
-                        if map.contains_key(name) {
-                            *seen.entry(name.to_string()).or_default() += 1;
+                        // The worker sums its counts per invocation (one EMF document).
+                        if let Some(value) = map.get(name).and_then(serde_json::Value::as_f64) {
+                            *seen.entry(name.to_string()).or_default() += value as u64;
                         }
                     }
                 }

@@ -298,6 +298,11 @@ impl Worker {
         settings: WorkerSettings,
         outbound: Option<deliver::OutboundAccess>,
     ) -> Self {
+        // One EMF document per invocation rather than two per job (see `Metrics::buffered`).
+        let settings = WorkerSettings {
+            metrics: settings.metrics.buffered(),
+            ..settings
+        };
         Self {
             inner: Arc::new(Inner {
                 queue: ports.queue,
@@ -362,6 +367,7 @@ impl Worker {
                 response.batch_item_failures.push(failure);
             }
         }
+        self.inner.settings.metrics.flush();
         response
     }
 }
