@@ -27,6 +27,38 @@ pub enum JobError {
     /// An outbound delivery to a sync's target failed.
     #[error(transparent)]
     Delivery(DeliveryError),
+    /// The job could not be tried on this receive; it waits and comes back. On its last
+    /// allowed receive (or past its age) it is dead-lettered with this as the reason.
+    #[error(transparent)]
+    Blocked(Blocked),
+}
+
+/// What kept a job from being tried (see [`JobError::Blocked`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Blocked {
+    /// Another invocation holds the job's idempotency claim (a duplicate delivery of the same
+    /// job, or a redelivery while the first is still running).
+    #[error("claim held by another invocation (until {until}); the job was not tried")]
+    ClaimHeld { until: String },
+    /// Another job of the same external record holds the record's writer lock.
+    #[error(
+        "another job of the same record holds the record's lock (until {until}); the job was not tried"
+    )]
+    RecordBusy { until: String },
+    /// Severa's circuit breaker is open: the job waits without calling Severa.
+    #[error("Severa's circuit breaker is open ({reason}); the job was not tried")]
+    SeveraUnavailable { reason: String },
+}
+
+impl Blocked {
+    /// The `error_type` of log lines and DLQ attributes.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ClaimHeld { .. } => "InProgress",
+            Self::RecordBusy { .. } => "RecordBusy",
+            Self::SeveraUnavailable { .. } => "SeveraUnavailable",
+        }
+    }
 }
 
 /// Why the other software did not take an outbound delivery. Never carries a secret, the
@@ -92,6 +124,7 @@ impl JobError {
             Self::KeyRejected(_) => true,
             Self::Infrastructure(e) => e.retryable,
             Self::Delivery(e) => e.failure.is_retryable(),
+            Self::Blocked(_) => true,
         }
     }
 
@@ -104,6 +137,7 @@ impl JobError {
             Self::KeyRejected(_) => "KeyRejected".into(),
             Self::Infrastructure(e) => format!("{}.{}", e.service, e.action),
             Self::Delivery(e) => e.failure.type_name(),
+            Self::Blocked(b) => b.type_name().into(),
         }
     }
 

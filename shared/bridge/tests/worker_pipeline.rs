@@ -922,3 +922,134 @@ async fn an_event_after_a_lost_create_finds_the_entry_it_created() {
     h.stop().await;
     h2.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The last allowed receive: a job that cannot be tried is dead-lettered with its reason, not
+// left to the queue's redrive policy (which moves it without one).
+
+/// The record as the `receive`-th delivery (ApproximateReceiveCount).
+fn at_receive(
+    record: &aws_lambda_events::event::sqs::SqsMessage,
+    receive: u32,
+) -> aws_lambda_events::event::sqs::SqsMessage {
+    let mut again = record.clone();
+    again
+        .attributes
+        .insert("ApproximateReceiveCount".into(), receive.to_string());
+    again
+}
+
+/// Messages in the job queue, visible or not (a message the worker deleted is in neither).
+async fn jobs_in_queue(h: &Harness) -> u64 {
+    let out = h
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&h.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes
+        .unwrap_or_default()
+        .values()
+        .map(|v| v.parse::<u64>().unwrap_or(0))
+        .sum()
+}
+
+#[tokio::test]
+async fn a_job_whose_claim_is_held_on_its_last_receive_is_dead_lettered_with_the_reason() {
+    let h = Harness::start().await;
+    let last = test_settings().max_attempts;
+    let body = hours("j-held", "te-held", "1");
+    let records = h.enqueue(std::slice::from_ref(&body), 30).await;
+    // Another invocation holds the job (a duplicate delivery still being worked on).
+    let holder_until = chrono::Utc::now() + chrono::Duration::minutes(10);
+    assert_eq!(
+        h.table.claim("j-held", holder_until).await.unwrap(),
+        bridge::ports::Claim::Acquired
+    );
+
+    // Before the last receive the job waits for the holder.
+    let early = h.handle(vec![at_receive(&records[0], last - 1)]).await;
+    assert_eq!(failed_ids(&early), vec![id_of(&records[0])]);
+    assert!(h.dlq_messages().await.is_empty());
+
+    // On the last allowed receive the worker moves it itself, with the reason, and deletes it
+    // from the job queue (no `finish`: the worker's own delete, not Lambda's).
+    let response = h.handle(vec![at_receive(&records[0], last)]).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    assert_eq!(dlq[0].body.as_deref(), Some(body.as_str()));
+    assert_eq!(dlq_attr(&dlq[0], "error_type"), "InProgress");
+    let reason = dlq_attr(&dlq[0], "error_message");
+    assert!(
+        reason.contains("claim held by another invocation"),
+        "{reason}"
+    );
+    assert!(
+        dlq_attr(&dlq[0], "retries_exhausted")
+            .starts_with(&format!("gave up after {last} attempts")),
+        "{}",
+        dlq_attr(&dlq[0], "retries_exhausted")
+    );
+    assert_eq!(dlq_attr(&dlq[0], "job_id"), "j-held");
+    assert_eq!(dlq_attr(&dlq[0], "attempts"), last.to_string());
+    assert_eq!(jobs_in_queue(&h).await, 0, "deleted from the job queue");
+    assert!(h.calls("AddNewHourEntry").await.is_empty(), "never tried");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_busy_record_or_an_open_breaker_on_the_last_receive_dead_letters_with_the_reason() {
+    let h = Harness::start().await;
+    let last = test_settings().max_attempts;
+
+    // Another job of the same record holds its lock.
+    let lock =
+        bridge::ports::RecordLocks::lock(&h.table, &hour_key("te-busy"), "j-other", deadline())
+            .await
+            .unwrap();
+    assert!(matches!(lock, bridge::ports::RecordLock::Acquired { .. }));
+    let busy = h.enqueue(&[hours("j-busy", "te-busy", "1")], 30).await;
+    let response = h.handle(vec![at_receive(&busy[0], last)]).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    assert_eq!(dlq_attr(&dlq[0], "error_type"), "RecordBusy");
+    assert!(dlq_attr(&dlq[0], "error_message").contains("holds the record's lock"));
+
+    // Severa's breaker is open: the job is not tried, and on its last receive it is moved.
+    bridge::ports::Breaker::trip(
+        &h.table,
+        chrono::Utc::now() + chrono::Duration::minutes(10),
+        "HTTP503",
+        1,
+        None,
+    )
+    .await
+    .unwrap();
+    let deferred = h
+        .enqueue(&[hours("j-deferred", "te-deferred", "1")], 30)
+        .await;
+    let response = h.handle(vec![at_receive(&deferred[0], last)]).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    assert_eq!(dlq_attr(&dlq[0], "error_type"), "SeveraUnavailable");
+    assert!(
+        dlq_attr(&dlq[0], "error_message").contains("circuit breaker is open (HTTP503)"),
+        "{}",
+        dlq_attr(&dlq[0], "error_message")
+    );
+    assert_eq!(
+        jobs_in_queue(&h).await,
+        0,
+        "both deleted from the job queue"
+    );
+    assert!(h.calls("AddNewHourEntry").await.is_empty(), "never tried");
+    h.stop().await;
+}

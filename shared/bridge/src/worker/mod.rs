@@ -14,6 +14,11 @@
 //!    plus a back-off visibility; permanent → DLQ with the reason in message attributes, then
 //!    deleted from the main queue.
 //!
+//! A job that cannot be tried now (its claim held by another invocation, its record locked by
+//! another job, Severa's breaker open) waits — except on its last allowed receive or past its
+//! maximum age: then it is dead-lettered here with that reason ([`Blocked`]), since the job
+//! queue's redrive policy would move it without one. Every DLQ message carries its reason.
+//!
 //! One JSON log line per job outcome (`outcome` = applied | duplicate | skipped | stale |
 //! retry | dead_lettered). Secret values are never logged: the key is an `ApiKey`, which redacts.
 
@@ -27,7 +32,7 @@ pub use backoff::Jitter;
 pub use deliver::{Outbound, delivery_body};
 pub use severa_key::SeveraSettings;
 
-use crate::error::JobError;
+use crate::error::{Blocked, JobError};
 use crate::job::Action;
 use crate::job::Job;
 use crate::metrics::{Metrics, Unit};
@@ -409,6 +414,15 @@ impl Inner {
             if let breaker::Gate::Defer { seconds, reason } =
                 self.breaker.gate(&job.job_id, now, jitter).await
             {
+                let blocked = Blocked::SeveraUnavailable {
+                    reason: reason.clone(),
+                };
+                if let Some(outcome) = self
+                    .give_up_if_exhausted(&meta, receipt, body, blocked, started)
+                    .await
+                {
+                    return outcome;
+                }
                 self.delay(&meta, receipt, seconds).await;
                 self.settings.metrics.count("JobsDeferred", 1, &[]);
                 let why = format!(
@@ -435,6 +449,17 @@ impl Inner {
                 return Outcome::Duplicate;
             }
             Claim::InProgress { until } => {
+                // On the last allowed receive, waiting would hand the job to the queue's
+                // redrive policy, which moves it without a reason: dead-letter it here.
+                let blocked = Blocked::ClaimHeld {
+                    until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                };
+                if let Some(outcome) = self
+                    .give_up_if_exhausted(&meta, receipt, body, blocked, started)
+                    .await
+                {
+                    return outcome;
+                }
                 // Another invocation holds the job; look again once its lock has ended.
                 let wait = (until - Utc::now()).num_seconds().saturating_add(1);
                 let cap = i64::try_from(self.settings.backoff_cap.as_secs()).unwrap_or(i64::MAX);
@@ -532,6 +557,15 @@ impl Inner {
             Ok(RecordLock::Acquired { last, intent }) => (last, intent),
             Ok(RecordLock::Held { until }) => {
                 self.release_claim(&job.job_id).await;
+                let blocked = Blocked::RecordBusy {
+                    until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                };
+                if let Some(outcome) = self
+                    .give_up_if_exhausted(meta, receipt, body, blocked, started)
+                    .await
+                {
+                    return Err(outcome);
+                }
                 // The holder usually lets go within a second: a normal back-off, not its deadline.
                 let seconds = self.retry_later(meta, receipt).await;
                 let why = format!(
@@ -701,20 +735,61 @@ impl Inner {
         body: &str,
         err: &JobError,
     ) -> Outcome {
-        let age = meta
-            .first_sent
-            .and_then(|sent| ((self.settings.clock)() - sent).to_std().ok());
-        let too_old = age.is_some_and(|age| age >= self.settings.max_age);
-        let exhausted = too_old || meta.receive_count >= self.settings.max_attempts;
         // A first reference miss waits for a re-read (see `apply_rereading_misses`).
         let fresh_miss = matches!(err, JobError::Unresolved { .. }) && meta.receive_count <= 1;
-        if (err.is_retryable() || fresh_miss) && !exhausted {
+        if (err.is_retryable() || fresh_miss) && !self.exhausted(meta) {
             self.retry_after(meta, receipt, err).await;
             return Outcome::Retry;
         }
+        self.dead_letter(meta, receipt, body, err).await
+    }
+
+    /// How long ago SQS first received the message, when known.
+    fn age(&self, meta: &Meta) -> Option<Duration> {
+        meta.first_sent
+            .and_then(|sent| ((self.settings.clock)() - sent).to_std().ok())
+    }
+
+    /// This is the job's last allowed receive, or it is older than the maximum age: anything
+    /// but settling it now leaves it to the queue's redrive policy (no reason) or retention.
+    fn exhausted(&self, meta: &Meta) -> bool {
+        let too_old = self
+            .age(meta)
+            .is_some_and(|age| age >= self.settings.max_age);
+        too_old || meta.receive_count >= self.settings.max_attempts
+    }
+
+    /// A job that cannot be tried now (`blocked`) normally waits; when it is exhausted it is
+    /// dead-lettered here with the reason instead (`Some(outcome)`, logged).
+    async fn give_up_if_exhausted(
+        &self,
+        meta: &Meta,
+        receipt: Option<&str>,
+        body: &str,
+        blocked: Blocked,
+        started: Instant,
+    ) -> Option<Outcome> {
+        if !self.exhausted(meta) {
+            return None;
+        }
+        let err = JobError::Blocked(blocked);
+        let outcome = self.dead_letter(meta, receipt, body, &err).await;
+        self.log(meta, outcome, None, started, Some(&err));
+        Some(outcome)
+    }
+
+    /// Sends the job to the DLQ with the reason in message attributes, then deletes it from the
+    /// job queue. If the DLQ refuses it, the job is retried instead (nothing is lost).
+    async fn dead_letter(
+        &self,
+        meta: &Meta,
+        receipt: Option<&str>,
+        body: &str,
+        err: &JobError,
+    ) -> Outcome {
         let mut attributes = dlq_attributes(meta, err);
         if err.is_retryable() {
-            let over = match age {
+            let over = match self.age(meta) {
                 Some(age) => format!(" over {} min", age.as_secs() / 60),
                 None => String::new(),
             };
