@@ -456,3 +456,98 @@ async fn an_unknown_sync_is_an_error_naming_the_configured_ones() {
     let _ = Duration::ZERO;
     h.stop().await;
 }
+
+/// A target that answers HTTP `status` with a chunked body that never ends. The task returns
+/// how many body bytes it wrote before the worker hung up (it gives up at 256 MiB).
+async fn endless_error_target(status: u16) -> (String, tokio::task::JoinHandle<u64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hooks/severa",
+        listener.local_addr().expect("address")
+    );
+    let task = tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return 0;
+        };
+        // The request: headers, then Content-Length bytes of body.
+        let mut request = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let Ok(n) = stream.read(&mut buf).await else {
+                return 0;
+            };
+            if n == 0 {
+                return 0;
+            }
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 {status} Oops\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let data = "error! ".repeat(64 * 1024 / 7);
+        let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+        let mut written = 0u64;
+        while written < 256 * 1024 * 1024 {
+            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            written += data.len() as u64;
+        }
+        written
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn an_endless_error_answer_is_read_only_up_to_the_cap_and_its_status_reported() {
+    let (url, target) = endless_error_target(400).await;
+    let mut syncs = invoices_sync();
+    syncs["syncs"]["invoices"]["target"]["url"] = json!(url);
+    let h = SyncHarness::start(syncs).await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 1);
+    let records = h.take_jobs(60).await;
+    assert_eq!(records.len(), 1);
+
+    // 400 is permanent: dead-lettered at once, with the status and the start of the answer.
+    let response = h.handle(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dlq = h.dlq_messages().await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq_attr(&dlq[0], "error_type"), "Delivery.HTTP400");
+    let message = dlq_attr(&dlq[0], "error_message");
+    assert!(
+        message.contains("answered HTTP 400: error! error!"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("(answer truncated after 4096 bytes)"),
+        "{message}"
+    );
+
+    // The worker hung up after its few KiB: the target wrote no more than the cap plus what
+    // the sockets buffer (a few MiB on loopback), not the 256 MiB it would have sent.
+    let written = target.await.expect("target task");
+    assert!(
+        written < 32 * 1024 * 1024,
+        "the target wrote {written} bytes"
+    );
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Sent");
+    h.stop().await;
+}

@@ -33,6 +33,9 @@ use std::sync::Arc;
 
 /// Longest excerpt of a target's error answer kept in the error.
 const MAX_EXCERPT_CHARS: usize = 120;
+/// Most bytes of a target's error answer read at all: a huge or endless answer costs no more
+/// memory or time than this (the rest is left unread and the connection dropped).
+const MAX_ERROR_BODY_BYTES: usize = 4 * 1024;
 /// The operation name in outcome log lines for a delivery without write-back.
 const DELIVER_OPERATION: &str = "OutboundDelivery";
 
@@ -85,17 +88,42 @@ fn display_target(url: &str) -> String {
     }
 }
 
-fn excerpt(body: &[u8]) -> String {
+/// `: <first characters of the answer>`, or empty; `truncated` says more was left unread.
+fn excerpt(body: &[u8], truncated: bool) -> String {
     let text: String = String::from_utf8_lossy(body)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_EXCERPT_CHARS)
         .collect();
     let text = text.trim();
-    if text.is_empty() {
-        String::new()
+    let cut = if truncated {
+        format!(" (answer truncated after {MAX_ERROR_BODY_BYTES} bytes)")
     } else {
-        format!(": {text}")
+        String::new()
+    };
+    if text.is_empty() {
+        cut
+    } else {
+        format!(": {text}{cut}")
+    }
+}
+
+/// At most `cap` bytes of an answer's body, and whether more was left unread. A body that
+/// breaks off keeps what arrived.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap.saturating_sub(body.len());
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (body, true);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) | Err(_) => return (body, false),
+        }
     }
 }
 
@@ -251,16 +279,18 @@ impl Inner {
         if status.is_success() {
             return Ok(());
         }
-        // The answer's body only for the error message; a failure to read it changes nothing.
-        let bytes = tokio::time::timeout(sync.target.timeout, response.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // The answer's body only for the error message, and only its first bytes; a failure
+        // to read it changes nothing.
+        let (bytes, truncated) = tokio::time::timeout(
+            sync.target.timeout,
+            read_capped(response, MAX_ERROR_BODY_BYTES),
+        )
+        .await
+        .unwrap_or_default();
         Err(failure(DeliveryFailure::Status {
             target,
             status: status.as_u16(),
-            excerpt: excerpt(&bytes),
+            excerpt: excerpt(&bytes, truncated),
         }))
     }
 }
@@ -291,8 +321,15 @@ mod tests {
 
     #[test]
     fn excerpts_are_short_and_single_line() {
-        assert_eq!(excerpt(b""), "");
-        assert_eq!(excerpt(b"bad\nthing"), ": bad thing");
-        assert_eq!(excerpt(&[b'x'; 500]).chars().count(), 2 + MAX_EXCERPT_CHARS);
+        assert_eq!(excerpt(b"", false), "");
+        assert_eq!(excerpt(b"bad\nthing", false), ": bad thing");
+        assert_eq!(
+            excerpt(&[b'x'; 500], false).chars().count(),
+            2 + MAX_EXCERPT_CHARS
+        );
+        assert_eq!(
+            excerpt(b"oops", true),
+            ": oops (answer truncated after 4096 bytes)"
+        );
     }
 }
