@@ -161,7 +161,8 @@ impl SeveraCredentials {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Json {
-            api_key: String,
+            // Zeroed on drop, like every copy of the key.
+            api_key: SecretString,
             #[serde(default)]
             endpoint: Option<String>,
         }
@@ -179,11 +180,12 @@ impl SeveraCredentials {
                     classify(&e)
                 ))
             })?;
-            if parsed.api_key.trim().is_empty() {
+            let api_key = parsed.api_key.expose_secret().trim();
+            if api_key.is_empty() {
                 return Err(CredentialsError::Empty);
             }
             return Ok(Self {
-                api_key: ApiKey::new(parsed.api_key.trim()),
+                api_key: ApiKey::new(api_key),
                 endpoint: parsed.endpoint.filter(|e| !e.trim().is_empty()),
             });
         }
@@ -196,14 +198,31 @@ impl SeveraCredentials {
 
 impl SeveraCredentials {
     /// The secret value `parse` reads back: JSON when an endpoint is set, else the plain key.
-    /// Rotation stages a new key in the shape of the current value with this.
+    /// Rotation stages a new key in the shape of the current value with this. The JSON is
+    /// written into one zeroed-on-drop buffer sized for the worst case of escaping, so no
+    /// reallocation leaves a copy of the key behind.
     pub fn to_secret_string(&self) -> SecretString {
-        match &self.endpoint {
-            Some(endpoint) => SecretString::from(
-                serde_json::json!({"api_key": self.api_key.expose(), "endpoint": endpoint})
-                    .to_string(),
-            ),
-            None => SecretString::from(self.api_key.expose().to_string()),
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            api_key: &'a str,
+            endpoint: &'a str,
+        }
+        let key = self.api_key.expose();
+        let Some(endpoint) = &self.endpoint else {
+            return SecretString::from(key);
+        };
+        // JSON escaping makes one byte at most six (`\u001f`).
+        let bound = 6 * (key.len() + endpoint.len()) + 64;
+        let mut json = zeroize::Zeroizing::new(Vec::with_capacity(bound));
+        let value = Json {
+            api_key: key,
+            endpoint,
+        };
+        // Writing two strings into a Vec cannot fail, and serde_json writes UTF-8; should
+        // either ever happen, the plain key is still a value `parse` reads.
+        match serde_json::to_writer(&mut *json, &value).map(|()| std::str::from_utf8(&json)) {
+            Ok(Ok(text)) => SecretString::from(text),
+            _ => SecretString::from(key),
         }
     }
 }

@@ -169,7 +169,7 @@ impl SeveraClient {
             }
         })?;
         let action = crate::operations::soap_action_header(interface, operation);
-        let result = self.send::<T>(&action, operation, body).await;
+        let result = self.send::<T>(&action, operation, body.into_body()).await;
         let quota = match &result {
             Ok(r) => r.quota,
             Err(e) => e.quota(),
@@ -205,7 +205,8 @@ impl SeveraClient {
         &self,
         action: &str,
         operation: &str,
-        body: String,
+        // The envelope's own buffer: zeroed when reqwest drops the body (see `KeyedText`).
+        body: Bytes,
     ) -> Result<Response<Option<T>>, SeveraError> {
         let transport =
             |kind: TransportKind, status: Option<u16>, message: String| SeveraError::Transport {

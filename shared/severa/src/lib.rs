@@ -24,5 +24,5 @@ pub use client::{DEFAULT_ENDPOINT, Response, SeveraClient, SeveraConfig, install
 pub use contract::Entity;
 pub use error::{Fault, FaultKind, Quota, SeveraError, TransportKind};
 pub use operations::Operation;
-pub use secret::ApiKey;
+pub use secret::{ApiKey, KeyedText, into_secret_string};
 pub use wire::{Param, ParamValue, Value, WireDateTime};

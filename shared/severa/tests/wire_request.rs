@@ -157,7 +157,9 @@ fn key() -> ApiKey {
 }
 
 fn envelope(op: &Operation, params: Vec<Param>) -> String {
-    request_envelope(op.name, &key(), &params).expect("envelope")
+    request_envelope(op.name, &key(), &params)
+        .expect("envelope")
+        .to_string()
 }
 
 fn body_op(xml: &str) -> El {

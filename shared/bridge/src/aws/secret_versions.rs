@@ -78,7 +78,7 @@ impl SecretVersions for SecretsManagerVersions {
             Err(e) => return Err(sdk_error(SERVICE, ACTION, &target(secret_id), &e, false)),
         };
         match (output.secret_string, output.secret_binary.is_some()) {
-            (Some(value), _) => Ok(Some(SecretString::from(value))),
+            (Some(value), _) => Ok(Some(severa::into_secret_string(value))),
             (None, true) => Err(PortError {
                 service: SERVICE,
                 action: ACTION,

@@ -40,7 +40,8 @@ impl SecretSource for SecretsManagerSource {
             // detail_ok = false: a garbled response body could contain the value.
             .map_err(|e| sdk_error(SERVICE, ACTION, &target, &e, false))?;
         match (output.secret_string, output.secret_binary.is_some()) {
-            (Some(value), _) => Ok(SecretString::from(value)),
+            // Zeroed, not only freed, when the value is dropped (the SDK's own buffers are not ours).
+            (Some(value), _) => Ok(severa::into_secret_string(value)),
             (None, true) => Err(PortError {
                 service: SERVICE,
                 action: ACTION,

@@ -1,11 +1,16 @@
 //! Request envelopes and response decoding (SOAP 1.1, Severa's dialect).
 
+use super::escape::{escape_text, invalid_xml_char};
 use super::reader::{Child, KnownNs, WireError, XmlIn};
 use super::values::{FromWire, ToWire, XmlOut};
 use super::{NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI, SEVERA_PREFIX, Value};
 use crate::error::{Fault, FaultKind, Quota};
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, KeyedText};
 use std::io::BufRead;
+use zeroize::Zeroizing;
+
+/// Escaping makes one byte of text at most six (`&quot;`, `&apos;`).
+const MAX_ESCAPE_GROWTH: usize = 6;
 
 /// `SOAPAction` header value: quoted, `http://soap.severa.com/<Interface>/<Operation>`.
 pub fn soap_action(interface: &str, operation: &str) -> String {
@@ -62,32 +67,44 @@ impl Param {
 }
 
 /// The whole request document for `operation` with `params` in the order given (C# order).
-pub fn request_envelope(operation: &str, key: &ApiKey, params: &[Param]) -> Result<String, String> {
-    let mut out = XmlOut::new();
-    out.raw("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-    out.raw(&format!(
-        "<s:Envelope xmlns:s=\"{NS_SOAP_ENV}\" xmlns:t=\"{NS_SEVERA}\" xmlns:e=\"{NS_ENTITIES}\" xmlns:arr=\"{NS_ARRAYS}\" xmlns:i=\"{NS_XSI}\">"
-    ));
-    out.raw("<s:Header>");
-    out.raw(&format!("<WebServicePassword xmlns=\"{NS_SEVERA}\">"));
-    let mut key_out = XmlOut::new();
-    key_out
-        .leaf("", "k", key.expose())
-        .map_err(|_| "the API key contains a character XML cannot carry".to_string())?;
-    let key_markup = key_out.into_string();
-    let key_text = key_markup
-        .strip_prefix("<k>")
-        .and_then(|s| s.strip_suffix("</k>"))
-        .unwrap_or_default();
-    out.raw(key_text);
-    out.raw("</WebServicePassword></s:Header><s:Body>");
-    out.open(SEVERA_PREFIX, operation);
-    for param in params {
-        out.raw(&param.markup);
+///
+/// The key is written once, escaped straight into the final buffer, which is sized up front
+/// so it is never reallocated (a reallocation would free a copy of the key unzeroed) and is
+/// zeroed when dropped ([`KeyedText`]).
+pub fn request_envelope(
+    operation: &str,
+    key: &ApiKey,
+    params: &[Param],
+) -> Result<KeyedText, String> {
+    let key = key.expose();
+    if invalid_xml_char(key).is_some() {
+        return Err("the API key contains a character XML cannot carry".to_string());
     }
-    out.close(SEVERA_PREFIX, operation);
-    out.raw("</s:Body></s:Envelope>");
-    Ok(out.into_string())
+    let head = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{NS_SOAP_ENV}\" xmlns:t=\"{NS_SEVERA}\" xmlns:e=\"{NS_ENTITIES}\" xmlns:arr=\"{NS_ARRAYS}\" xmlns:i=\"{NS_XSI}\"><s:Header><WebServicePassword xmlns=\"{NS_SEVERA}\">"
+    );
+    let mut tail = XmlOut::new();
+    tail.raw("</WebServicePassword></s:Header><s:Body>");
+    tail.open(SEVERA_PREFIX, operation);
+    for param in params {
+        tail.raw(&param.markup);
+    }
+    tail.close(SEVERA_PREFIX, operation);
+    tail.raw("</s:Body></s:Envelope>");
+    let tail = tail.into_string();
+
+    let capacity = head.len() + key.len() * MAX_ESCAPE_GROWTH + tail.len();
+    let mut text = Zeroizing::new(String::with_capacity(capacity));
+    let allocated = text.capacity();
+    text.push_str(&head);
+    escape_text(&mut text, key);
+    text.push_str(&tail);
+    debug_assert_eq!(
+        text.capacity(),
+        allocated,
+        "the envelope outgrew its buffer"
+    );
+    Ok(KeyedText::new(text))
 }
 
 /// What a response carried.
