@@ -8,7 +8,9 @@
 use crate::app::Outcome;
 use crate::error::{EXIT_FAILURE, one_line};
 use bridge::aws::{SqsDeadLetterQueue, SqsQueue};
-use bridge::dlq::{self, DeadLetter, Selection};
+use bridge::dlq::{
+    self, DeadLetter, DeadLetterQueue, MoveTask, Progress, RedriveTarget, Selection,
+};
 use bridge::job::Job;
 use bridge::ports::MessageSink;
 use chrono::{DateTime, Utc};
@@ -16,6 +18,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DLQ_LONG_ABOUT: &str = "\
 Triage the dead-letter queue: every message there is a job the worker could not apply, with
@@ -29,14 +32,19 @@ the reason attached (error type and message, attempts, correlation id, first fai
 Listing and showing hold messages for a moment and hand them back at once; nothing is
 deleted. A redrive sends the job back with its routing attributes and deletes it from the DLQ
 after the send succeeded (the worker applies a job id once, so a repeated redrive is harmless).
-With --all against AWS, SQS's own move task (StartMessageMoveTask) does the work; where it is
-not available (the local stack), messages are moved one by one.
+With --all against AWS, SQS's own move task (StartMessageMoveTask) moves everything to the job
+queue (its ARN is the task's destination) and bridgectl follows it until it has ended,
+printing `moved/total` as it goes and the final count; a task that fails or is cancelled exits
+1 with SQS's reason. Where the move task is not available (the local stack), messages are
+moved one by one.
 
 Queues: --dlq-url / DLQ_URL and --queue-url / JOB_QUEUE_URL (stack outputs DeadLetterQueueUrl
 and JobQueueUrl). AWS settings: the usual AWS_* variables (AWS_ENDPOINT_URL for a local stack).";
 
 /// Messages read at most per command (a DLQ with more needs several redrives).
 const DEFAULT_LIMIT: u64 = 1000;
+/// How often a running move task is looked at.
+const MOVE_TASK_POLL: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Args)]
 pub struct DlqArgs {
@@ -154,45 +162,116 @@ pub async fn run(args: &DlqArgs) -> Outcome {
             } else {
                 Selection::Ids(id.iter().cloned().collect::<BTreeSet<_>>())
             };
-            let bar = progress_bar();
-            let result = dlq::redrive(
+            redrive(
                 &dlq,
                 &job_queue,
                 &selection,
                 *dry_run,
                 limit,
-                |done, total| {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                },
+                MOVE_TASK_POLL,
+                &mut |line| eprintln!("{line}"),
             )
-            .await;
-            bar.finish_and_clear();
-            match result {
-                Ok(report) => {
-                    let outcome = json!({
-                        "result": if report.dry_run { "dry_run" } else if report.move_task.is_some() { "move_task_started" } else { "redriven" },
-                        "moved": report.moved,
-                        "not_found": report.not_found,
-                        "move_task": report.move_task,
-                    });
-                    if report.not_found.is_empty() {
-                        success(pretty(&outcome))
-                    } else {
-                        Outcome {
-                            stdout: Some(pretty(&outcome)),
-                            stderr: Some(format!(
-                                "bridgectl: {} message id(s) not in the dead-letter queue: {}",
-                                report.not_found.len(),
-                                report.not_found.join(", ")
-                            )),
-                            code: EXIT_FAILURE,
-                        }
-                    }
-                }
-                Err(e) => failure(e),
-            }
+            .await
         }
+    }
+}
+
+/// `dlq redrive` once the queues are known: moves, shows progress (a bar for messages moved
+/// one by one; a `say` line whenever a move task's count changes) and renders the report.
+pub async fn redrive(
+    dlq: &dyn DeadLetterQueue,
+    job_queue: &dyn RedriveTarget,
+    selection: &Selection,
+    dry_run: bool,
+    limit: usize,
+    poll_every: Duration,
+    say: &mut (dyn FnMut(&str) + Send),
+) -> Outcome {
+    let bar = progress_bar();
+    let result = dlq::redrive(
+        dlq,
+        job_queue,
+        selection,
+        dry_run,
+        limit,
+        poll_every,
+        |progress| match progress {
+            Progress::Messages { done, total } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            Progress::MoveTask(task) => say(&format!(
+                "bridgectl: move task {}: {} moved",
+                task.status,
+                moved_of(&task)
+            )),
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return failure(e),
+    };
+    let result = match (&report.move_task, report.dry_run) {
+        (_, true) => "dry_run",
+        (Some(task), _) if task.completed() => "move_task_completed",
+        (Some(_), _) => "move_task_ended",
+        (None, _) => "redriven",
+    };
+    let count = match &report.move_task {
+        Some(task) => task.moved,
+        None => report.moved.len() as u64,
+    };
+    let outcome = json!({
+        "result": result,
+        "count": count,
+        "moved": report.moved,
+        "not_found": report.not_found,
+        "move_task": report.move_task.as_ref().map(|t| json!({
+            "handle": t.handle,
+            "status": t.status,
+            "moved": t.moved,
+            "to_move": t.to_move,
+            "destination_arn": t.destination_arn,
+            "failure_reason": t.failure_reason,
+        })),
+    });
+    let mut problems = Vec::new();
+    if let Some(task) = report.move_task.as_ref().filter(|t| !t.completed()) {
+        problems.push(format!(
+            "bridgectl: the move task ended {} after moving {}: {}; what was not moved is still in the dead-letter queue",
+            task.status,
+            moved_of(task),
+            task.failure_reason
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_else(|| "SQS gave no reason".into())
+        ));
+    }
+    if !report.not_found.is_empty() {
+        problems.push(format!(
+            "bridgectl: {} message id(s) not in the dead-letter queue: {}",
+            report.not_found.len(),
+            report.not_found.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        success(pretty(&outcome))
+    } else {
+        Outcome {
+            stdout: Some(pretty(&outcome)),
+            stderr: Some(problems.join("\n")),
+            code: EXIT_FAILURE,
+        }
+    }
+}
+
+/// `moved/total` (`moved/?` while SQS does not know the total).
+fn moved_of(task: &MoveTask) -> String {
+    match task.to_move {
+        Some(total) => format!("{}/{total}", task.moved),
+        None => format!("{}/?", task.moved),
     }
 }
 

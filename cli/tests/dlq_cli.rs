@@ -1,11 +1,15 @@
 //! `bridgectl dlq` and `bridgectl replay` as an operator runs them: the built binary against
 //! moto's SQS (the local stack). Checks what the queues hold afterwards, not just the output.
 
-use bridge::aws::SqsQueue;
-use bridge::ports::{MessageSink, OutgoingMessage};
+use async_trait::async_trait;
+use bridge::aws::{SqsDeadLetterQueue, SqsQueue};
+use bridge::dlq::{DeadLetter, DeadLetterQueue, MoveTask, Selection};
+use bridge::ports::{MessageSink, OutgoingMessage, PortError};
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
 use test_support::{create_queue, sdk, unique};
 
 struct Queues {
@@ -194,5 +198,200 @@ async fn replay_validates_before_it_sends() {
             .get("correlation_id")
             .and_then(|a| a.string_value()),
         Some("wh-9")
+    );
+}
+
+#[tokio::test]
+async fn redrive_all_without_a_move_task_moves_every_message_one_by_one() {
+    let q = queues().await;
+    for _ in 0..3 {
+        dead_letter(&q).await;
+    }
+    let moved = bridgectl(&q, &["dlq", "redrive", "--all"]);
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    let report: Json = serde_json::from_slice(&moved.stdout).expect("redrive prints JSON");
+    assert_eq!(
+        report["result"], "redriven",
+        "moto has no StartMessageMoveTask"
+    );
+    assert_eq!(report["count"], 3);
+    assert_eq!(job_queue_bodies(&q).await.len(), 3);
+    let after = bridgectl(&q, &["dlq", "list"]);
+    assert_eq!(text(&after.stdout).trim(), "the dead-letter queue is empty");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS's move task. moto has neither StartMessageMoveTask nor ListMessageMoveTasks, so an
+// in-process fake stands in for exactly those two calls of the DLQ port (receive, release and
+// delete go to the real adapter on moto, the job queue and its ARN are moto's). What is tested
+// here is bridgectl's part: the destination ARN it passes, the progress it prints, the final
+// count and a failure's reason — not the two AWS calls themselves.
+
+struct ScriptedMoveTask {
+    real: SqsDeadLetterQueue,
+    /// The destination ARN of every StartMessageMoveTask.
+    destinations: Mutex<Vec<String>>,
+    /// What each ListMessageMoveTasks answers, in turn (the last answer repeats).
+    answers: Mutex<VecDeque<Vec<MoveTask>>>,
+}
+
+#[async_trait]
+impl DeadLetterQueue for ScriptedMoveTask {
+    async fn receive(&self, max: usize, hold_seconds: i32) -> Result<Vec<DeadLetter>, PortError> {
+        self.real.receive(max, hold_seconds).await
+    }
+    async fn release(&self, receipt_handle: &str) -> Result<(), PortError> {
+        self.real.release(receipt_handle).await
+    }
+    async fn delete(&self, receipt_handle: &str) -> Result<(), PortError> {
+        self.real.delete(receipt_handle).await
+    }
+    async fn start_move_task(&self, destination_arn: &str) -> Result<Option<String>, PortError> {
+        self.destinations
+            .lock()
+            .unwrap()
+            .push(destination_arn.to_string());
+        Ok(Some("task-1".into()))
+    }
+    async fn move_tasks(&self) -> Result<Vec<MoveTask>, PortError> {
+        let mut answers = self.answers.lock().unwrap();
+        if answers.len() > 1 {
+            Ok(answers.pop_front().unwrap_or_default())
+        } else {
+            Ok(answers.front().cloned().unwrap_or_default())
+        }
+    }
+}
+
+fn task(status: &str, moved: u64, to_move: u64, running: bool) -> MoveTask {
+    MoveTask {
+        handle: running.then(|| "task-1".to_string()),
+        status: status.into(),
+        moved,
+        to_move: Some(to_move),
+        failure_reason: None,
+        destination_arn: None,
+        started_at: chrono::Utc::now().timestamp_millis(),
+    }
+}
+
+async fn scripted(q: &Queues, answers: Vec<Vec<MoveTask>>) -> ScriptedMoveTask {
+    // One start time for the whole script, as SQS reports the same task.
+    let started_at = chrono::Utc::now().timestamp_millis();
+    ScriptedMoveTask {
+        real: SqsDeadLetterQueue::new(q.sqs.clone(), &q.dlq_url),
+        destinations: Mutex::new(Vec::new()),
+        answers: Mutex::new(
+            answers
+                .into_iter()
+                .map(|tasks| {
+                    tasks
+                        .into_iter()
+                        .map(|t| MoveTask { started_at, ..t })
+                        .collect()
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn redrive_all_moves_to_the_job_queue_arn_and_follows_the_task_to_its_count() {
+    let q = queues().await;
+    let dlq = scripted(
+        &q,
+        vec![
+            vec![], // not listed yet right after the start
+            vec![task("RUNNING", 0, 3, true)],
+            vec![task("RUNNING", 0, 3, true)],
+            vec![task("RUNNING", 2, 3, true)],
+            vec![task("COMPLETED", 3, 3, false)],
+        ],
+    )
+    .await;
+    let job_queue = SqsQueue::new(q.sqs.clone(), &q.job_url);
+    let mut said = Vec::new();
+    let outcome = bridgectl::dlq::redrive(
+        &dlq,
+        &job_queue,
+        &Selection::All,
+        false,
+        1000,
+        Duration::ZERO,
+        &mut |line| said.push(line.to_string()),
+    )
+    .await;
+    assert_eq!(outcome.code, 0, "{:?}", outcome.stderr);
+
+    // The destination is the job queue's ARN, read from the queue (GetQueueAttributes on moto).
+    let destinations = dlq.destinations.lock().unwrap().clone();
+    assert_eq!(destinations.len(), 1);
+    let arn = &destinations[0];
+    assert!(
+        arn.starts_with("arn:aws:sqs:") && arn.ends_with(&format!(":{}", queue_name(&q.job_url))),
+        "{arn}"
+    );
+
+    // One progress line per change, then the final count.
+    assert_eq!(
+        said,
+        vec![
+            "bridgectl: move task RUNNING: 0/3 moved",
+            "bridgectl: move task RUNNING: 2/3 moved",
+            "bridgectl: move task COMPLETED: 3/3 moved",
+        ]
+    );
+    let report: Json = serde_json::from_str(outcome.stdout.as_deref().unwrap_or_default())
+        .expect("redrive prints JSON");
+    assert_eq!(report["result"], "move_task_completed");
+    assert_eq!(report["count"], 3);
+    assert_eq!(report["move_task"]["handle"], "task-1");
+    assert_eq!(report["move_task"]["status"], "COMPLETED");
+    assert_eq!(report["move_task"]["destination_arn"], arn.as_str());
+}
+
+#[tokio::test]
+async fn a_failed_move_task_exits_1_with_its_reason_and_count() {
+    let q = queues().await;
+    let mut failed = task("FAILED", 1, 4, false);
+    failed.failure_reason = Some("AccessDenied: not authorized to send to the destination".into());
+    let dlq = scripted(&q, vec![vec![task("RUNNING", 1, 4, true)], vec![failed]]).await;
+    let job_queue = SqsQueue::new(q.sqs.clone(), &q.job_url);
+    let mut said = Vec::new();
+    let outcome = bridgectl::dlq::redrive(
+        &dlq,
+        &job_queue,
+        &Selection::All,
+        false,
+        1000,
+        Duration::ZERO,
+        &mut |line| said.push(line.to_string()),
+    )
+    .await;
+    assert_eq!(outcome.code, 1);
+    assert_eq!(
+        said,
+        vec![
+            "bridgectl: move task RUNNING: 1/4 moved",
+            "bridgectl: move task FAILED: 1/4 moved",
+        ]
+    );
+    let stderr = outcome.stderr.unwrap_or_default();
+    assert_eq!(
+        stderr,
+        "bridgectl: the move task ended FAILED after moving 1/4: AccessDenied: not authorized \
+         to send to the destination; what was not moved is still in the dead-letter queue"
+    );
+    let report: Json =
+        serde_json::from_str(outcome.stdout.as_deref().unwrap_or_default()).expect("JSON");
+    assert_eq!(report["result"], "move_task_ended");
+    assert_eq!(report["count"], 1);
+    assert_eq!(
+        report["move_task"]["failure_reason"],
+        "AccessDenied: not authorized to send to the destination"
     );
 }

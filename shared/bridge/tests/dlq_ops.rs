@@ -1,11 +1,13 @@
 //! Operator DLQ triage against moto's SQS: list, show and redrive leave the queues exactly as
 //! they say. moto has no StartMessageMoveTask, so `--all` takes the receive/send/delete path
-//! here (the fallback that local stacks use); against AWS the move task is used instead.
+//! here (the fallback that local stacks use); against AWS the move task is used instead (its
+//! handling is tested with a fake of those calls in `cli/tests/dlq_cli.rs`).
 
 use bridge::aws::{SqsDeadLetterQueue, SqsQueue};
-use bridge::dlq::{self, DeadLetterQueue, Selection};
+use bridge::dlq::{self, DeadLetterQueue, Progress, Selection};
 use bridge::ports::{MessageSink, OutgoingMessage};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use test_support::{create_queue, sdk, unique};
 
 struct Queues {
@@ -115,9 +117,17 @@ async fn redrive_by_id_moves_only_those_with_routing_attributes() {
     }
     let chosen = Selection::Ids(BTreeSet::from([ids[1].clone(), "missing-id".to_string()]));
 
-    let dry = dlq::redrive(&q.dlq, &q.job_queue, &chosen, true, 100, |_, _| {})
-        .await
-        .expect("dry run");
+    let dry = dlq::redrive(
+        &q.dlq,
+        &q.job_queue,
+        &chosen,
+        true,
+        100,
+        Duration::ZERO,
+        |_| {},
+    )
+    .await
+    .expect("dry run");
     assert_eq!(dry.moved, vec![ids[1].clone()]);
     assert_eq!(dry.not_found, vec!["missing-id".to_string()]);
     assert!(
@@ -133,13 +143,19 @@ async fn redrive_by_id_moves_only_those_with_routing_attributes() {
     );
 
     let mut steps = Vec::new();
-    let done = dlq::redrive(&q.dlq, &q.job_queue, &chosen, false, 100, |d, t| {
-        steps.push((d, t))
-    })
+    let done = dlq::redrive(
+        &q.dlq,
+        &q.job_queue,
+        &chosen,
+        false,
+        100,
+        Duration::ZERO,
+        |p| steps.push(p),
+    )
     .await
     .expect("redrive");
     assert_eq!(done.moved, vec![ids[1].clone()]);
-    assert_eq!(steps, vec![(1, 1)]);
+    assert_eq!(steps, vec![Progress::Messages { done: 1, total: 1 }]);
 
     let moved = all_messages(&q.sqs, q.job_queue.queue_url()).await;
     assert_eq!(moved.len(), 1);
@@ -177,7 +193,8 @@ async fn redrive_all_falls_back_to_moving_one_by_one_on_moto() {
         &Selection::All,
         false,
         1000,
-        |_, _| {},
+        Duration::ZERO,
+        |_| {},
     )
     .await
     .expect("redrive all");
@@ -193,4 +210,23 @@ async fn redrive_all_falls_back_to_moving_one_by_one_on_moto() {
         .filter_map(|m| m.body)
         .collect();
     assert_eq!(bodies.len(), 12, "every job back on the job queue, once");
+}
+
+#[tokio::test]
+async fn the_job_queue_arn_is_read_from_the_queue() {
+    let q = queues().await;
+    let arn = q.job_queue.arn().await.expect("arn");
+    let name = q
+        .job_queue
+        .queue_url()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    assert!(arn.starts_with("arn:aws:sqs:"), "{arn}");
+    assert!(arn.ends_with(&format!(":{name}")), "{arn}");
+
+    let missing = SqsQueue::new(q.sqs.clone(), format!("{}-gone", q.job_queue.queue_url()));
+    let err = missing.arn().await.expect_err("no such queue");
+    assert_eq!(err.action, "GetQueueAttributes");
+    assert!(err.message.contains("-gone"), "{err}");
 }

@@ -2,10 +2,10 @@
 
 use super::SqsQueue;
 use super::error::sdk_error;
-use crate::dlq::{DeadLetter, DeadLetterQueue};
+use crate::dlq::{DeadLetter, DeadLetterQueue, MoveTask};
 use crate::ports::{PortError, ReceivedMessages};
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use chrono::{DateTime, Utc};
 
 const SERVICE: &str = "SQS";
@@ -31,26 +31,6 @@ impl SqsDeadLetterQueue {
 
     fn target(&self) -> String {
         format!("dead-letter queue {}", self.queue_url)
-    }
-
-    async fn queue_arn(&self) -> Result<String, PortError> {
-        let output = self
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "GetQueueAttributes", &self.target(), &e, true))?;
-        output
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| PortError {
-                service: SERVICE,
-                action: "GetQueueAttributes",
-                message: format!("{}: no QueueArn in the answer", self.target()),
-                retryable: false,
-            })
     }
 }
 
@@ -109,12 +89,15 @@ impl DeadLetterQueue for SqsDeadLetterQueue {
         self.queue.delete(receipt_handle).await
     }
 
-    async fn start_move_task(&self) -> Result<Option<String>, PortError> {
-        let arn = self.queue_arn().await?;
+    async fn start_move_task(&self, destination_arn: &str) -> Result<Option<String>, PortError> {
+        let arn = self.queue.arn().await?;
+        // The destination is explicit: without it SQS moves each message back to the queue
+        // it was redriven from, and the worker's own dead letters have none recorded.
         match self
             .client
             .start_message_move_task()
             .source_arn(&arn)
+            .destination_arn(destination_arn)
             .send()
             .await
         {
@@ -127,5 +110,32 @@ impl DeadLetterQueue for SqsDeadLetterQueue {
                 Ok(None)
             }
         }
+    }
+
+    async fn move_tasks(&self) -> Result<Vec<MoveTask>, PortError> {
+        let arn = self.queue.arn().await?;
+        let output = self
+            .client
+            .list_message_move_tasks()
+            .source_arn(&arn)
+            .max_results(10)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "ListMessageMoveTasks", &self.target(), &e, true))?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(output
+            .results
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| MoveTask {
+                handle: t.task_handle,
+                status: t.status.unwrap_or_default(),
+                moved: count(t.approximate_number_of_messages_moved),
+                to_move: t.approximate_number_of_messages_to_move.map(count),
+                failure_reason: t.failure_reason,
+                destination_arn: t.destination_arn,
+                started_at: t.started_timestamp,
+            })
+            .collect())
     }
 }

@@ -1,12 +1,13 @@
 //! An SQS queue as [`MessageSink`] (sending) and [`ReceivedMessages`] (visibility, deletion).
 
 use super::error::{build_error, sdk_error};
+use crate::dlq::RedriveTarget;
 use crate::ports::{
     ATTRIBUTE_DATA_TYPE, MAX_MESSAGE_BYTES, MessageSink, OutgoingMessage, PortError,
     ReceivedMessages,
 };
 use async_trait::async_trait;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 
 const SERVICE: &str = "SQS";
 /// SQS rejects more message attributes than this.
@@ -44,6 +45,36 @@ impl SqsQueue {
 
     fn target(&self) -> String {
         format!("queue {}", self.queue_url)
+    }
+
+    /// The queue's ARN (GetQueueAttributes), e.g. for a move task's source or destination.
+    pub async fn arn(&self) -> Result<String, PortError> {
+        const ACTION: &str = "GetQueueAttributes";
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, ACTION, &self.target(), &e, true))?;
+        output
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .filter(|arn| !arn.is_empty())
+            .ok_or_else(|| PortError {
+                service: SERVICE,
+                action: ACTION,
+                message: format!("{}: no QueueArn in the answer", self.target()),
+                retryable: false,
+            })
+    }
+}
+
+#[async_trait]
+impl RedriveTarget for SqsQueue {
+    async fn arn(&self) -> Result<String, PortError> {
+        SqsQueue::arn(self).await
     }
 }
 
