@@ -381,9 +381,17 @@ impl SyncHarness {
         let jobs = SqsQueue::new(self.sqs.clone(), &self.queue_url);
         let letters = bridge::dlq::list(&dlq, 100).await.expect("dlq list");
         let ids = letters.into_iter().map(|l| l.message_id).collect();
-        let report = bridge::dlq::redrive(&dlq, &jobs, &Selection::Ids(ids), false, 100, |_, _| {})
-            .await
-            .expect("redrive");
+        let report = bridge::dlq::redrive(
+            &dlq,
+            &jobs,
+            &Selection::Ids(ids),
+            false,
+            100,
+            std::time::Duration::ZERO,
+            |_| {},
+        )
+        .await
+        .expect("redrive");
         report.moved.len()
     }
 
