@@ -35,6 +35,9 @@ pub fn router() -> Router<Shared> {
         )
         .route("/clock", get(get_clock).post(clock))
         .route("/clock/advance", post(advance_clock))
+        .route("/ui/create", post(ui_create))
+        .route("/ui/edit", post(ui_edit))
+        .route("/ui/delete", post(ui_delete))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
 }
 
@@ -75,6 +78,9 @@ async fn index() -> Response {
             "GET|POST /__admin/schema-version",
             "GET|POST /__admin/clock",
             "POST /__admin/clock/advance",
+            "POST /__admin/ui/create",
+            "POST /__admin/ui/edit",
+            "POST /__admin/ui/delete",
         ]
     }))
 }
@@ -363,4 +369,146 @@ async fn advance_clock(State(app): State<Shared>, bytes: Bytes) -> Response {
     let mut sim = app.lock();
     sim.clock.advance(by);
     ok(clock_json(&sim.clock))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A person in Severa's UI: creates, edits and deletes records without the API, including the
+// edits that do not move the changed-since timestamp (custom fields, market segment on
+// customers) and the deletions that no changed-since feed reports.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiCreateBody {
+    kind: String,
+    /// Members as the contract names them; each record gets a new GUID.
+    records: Vec<Json>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiEditBody {
+    kind: String,
+    guid: String,
+    /// Members to set, as the contract names them.
+    set: serde_json::Map<String, Json>,
+    /// The edit does not move the record's modification time (nor `UpdatedTS`), so no
+    /// changed-since operation reports it.
+    #[serde(default)]
+    silent: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiDeleteBody {
+    kind: String,
+    guid: String,
+}
+
+fn ui_kind(name: &str) -> Result<Kind, Box<Response>> {
+    match Kind::from_name(name) {
+        Some(kind) if kind.key_member() == "GUID" => Ok(kind),
+        _ => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("kind {name:?} is not an entity with a GUID (HourEntry, Account, Invoice, …)"),
+        ))),
+    }
+}
+
+async fn ui_create(State(app): State<Shared>, bytes: Bytes) -> Response {
+    let b: UiCreateBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let kind = match ui_kind(&b.kind) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    let mut parsed = Vec::with_capacity(b.records.len());
+    for (i, record) in b.records.iter().enumerate() {
+        if record.get(kind.key_member()).is_some() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("records[{i}]: the simulator assigns the GUID; leave it out"),
+            );
+        }
+        match model::fields_from_json(kind.ty(), record) {
+            Ok(fields) => parsed.push(fields),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("records[{i}]: {e}")),
+        }
+    }
+    let mut sim = app.lock();
+    let now = sim.clock.now();
+    let mut guids = Vec::with_capacity(parsed.len());
+    for mut fields in parsed {
+        let guid = sim.org.new_guid(kind);
+        model::set(&mut fields, kind.key_member(), guid);
+        if kind.ty().member("UpdatedTS").is_some() {
+            model::set(&mut fields, "UpdatedTS", model::utc_text(now));
+        }
+        guids.push(sim.org.insert(kind, fields, now));
+    }
+    ok(json!({ "kind": kind.name(), "guids": guids }))
+}
+
+async fn ui_edit(State(app): State<Shared>, bytes: Bytes) -> Response {
+    let b: UiEditBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let kind = match ui_kind(&b.kind) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    if b.set.contains_key(kind.key_member()) || b.set.contains_key("UpdatedTS") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "set may not change GUID or UpdatedTS (silent: true keeps the timestamp)",
+        );
+    }
+    let changes = match model::fields_from_json(kind.ty(), &Json::Object(b.set.clone())) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("set: {e}")),
+    };
+    let mut sim = app.lock();
+    let now = sim.clock.now();
+    let Some(record) = sim.org.get_mut(kind, &b.guid) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no {} {:?}", kind.name(), b.guid),
+        );
+    };
+    for (member, value) in &b.set {
+        if value.is_null() {
+            record.fields.remove(member);
+        }
+    }
+    record.fields.extend(changes);
+    if !b.silent {
+        record.modified = now;
+        if kind.ty().member("UpdatedTS").is_some() {
+            model::set(&mut record.fields, "UpdatedTS", model::utc_text(now));
+        }
+    }
+    let modified = model::utc_text(record.modified);
+    let fields = model::fields_to_json(&record.fields);
+    ok(json!({ "kind": kind.name(), "guid": b.guid, "modified": modified, "record": fields }))
+}
+
+async fn ui_delete(State(app): State<Shared>, bytes: Bytes) -> Response {
+    let b: UiDeleteBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let kind = match ui_kind(&b.kind) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    let mut sim = app.lock();
+    match sim.org.remove(kind, &b.guid) {
+        Some(_) => ok(json!({ "kind": kind.name(), "guid": b.guid, "deleted": true })),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no {} {:?}", kind.name(), b.guid),
+        ),
+    }
 }

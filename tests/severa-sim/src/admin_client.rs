@@ -126,3 +126,69 @@ pub async fn admin_request(
         source,
     })
 }
+
+/// Creates records as a person in Severa's UI would (`POST /__admin/ui/create`): new GUIDs,
+/// created and modified at the simulator's time. Returns the GUIDs in order.
+pub async fn ui_create(
+    http: &reqwest::Client,
+    admin_url: &str,
+    kind: &str,
+    records: &[Json],
+) -> Result<Vec<String>, AdminError> {
+    let body = serde_json::json!({ "kind": kind, "records": records });
+    let value = admin_request(
+        http,
+        admin_url,
+        reqwest::Method::POST,
+        "ui/create",
+        Some(&body),
+    )
+    .await?;
+    serde_json::from_value(value["guids"].clone()).map_err(|source| AdminError::Shape {
+        method: reqwest::Method::POST,
+        url: format!("{}/ui/create", admin_url.trim_end_matches('/')),
+        source,
+    })
+}
+
+/// Edits a record as a person in Severa's UI would (`POST /__admin/ui/edit`). `silent`: the
+/// edit does not move the modification time (`UpdatedTS`, the changed-since timestamp), as
+/// custom-field and market-segment edits do not in Severa.
+pub async fn ui_edit(
+    http: &reqwest::Client,
+    admin_url: &str,
+    kind: &str,
+    guid: &str,
+    set: Json,
+    silent: bool,
+) -> Result<Json, AdminError> {
+    let body = serde_json::json!({ "kind": kind, "guid": guid, "set": set, "silent": silent });
+    admin_request(
+        http,
+        admin_url,
+        reqwest::Method::POST,
+        "ui/edit",
+        Some(&body),
+    )
+    .await
+}
+
+/// Deletes a record as a person in Severa's UI would (`POST /__admin/ui/delete`); no
+/// changed-since operation reports it.
+pub async fn ui_delete(
+    http: &reqwest::Client,
+    admin_url: &str,
+    kind: &str,
+    guid: &str,
+) -> Result<(), AdminError> {
+    let body = serde_json::json!({ "kind": kind, "guid": guid });
+    admin_request(
+        http,
+        admin_url,
+        reqwest::Method::POST,
+        "ui/delete",
+        Some(&body),
+    )
+    .await?;
+    Ok(())
+}

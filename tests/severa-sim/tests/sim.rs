@@ -2444,3 +2444,120 @@ async fn update_account_and_contact_follow_the_whole_entity_rule() {
     assert_eq!(member(&r.body, "IsActive").as_deref(), Some("true"));
     assert!(last_logged(&t).await.defaulted.is_empty());
 }
+
+/// A person's edits and deletions in Severa's UI: a silent edit changes the record without
+/// moving the changed-since timestamp, a normal edit moves it, a delete removes the record
+/// (no changed-since operation reports it), and a created record is dated by its EventDate.
+#[tokio::test]
+async fn ui_edits_and_deletes_as_a_person_would() {
+    let t = start().await;
+    t.freeze("2026-11-29T10:00:00Z").await;
+    let hours_since = "<t:startDate>2026-11-29T10:00:00Z</t:startDate>";
+    let by_date = "<t:businessUnitGUID i:nil=\"true\"/><t:startdate>2026-01-12</t:startdate><t:enddate>2026-01-12</t:enddate>";
+
+    let edited = t
+        .admin_ok(
+            "POST",
+            "/ui/edit",
+            Some(
+                json!({"kind": "HourEntry", "guid": fx::HOUR_ENTRY_BOB_1_GUID,
+                "set": {"Description": "silently changed"}, "silent": true}),
+            ),
+        )
+        .await;
+    assert_eq!(edited["record"]["Description"], "silently changed");
+    let r = t.op("GetHourEntriesChangedSince", hours_since).await;
+    assert_eq!(
+        count(&r.body, "<a:HourEntry>"),
+        0,
+        "a silent edit is not reported"
+    );
+    let r = t.op("GetHourEntriesByDate", by_date).await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 2, "{}", r.body);
+    assert!(r.body.contains("silently changed"), "{}", r.body);
+
+    // An account's silent edit keeps UpdatedTS; a normal one moves it.
+    let before = t.admin_ok("GET", "/state", None).await["entities"]["Account"]
+        [fx::ACCOUNT_NORDIC_GUID]["UpdatedTS"]
+        .clone();
+    let silent = t
+        .admin_ok(
+            "POST",
+            "/ui/edit",
+            Some(json!({"kind": "Account", "guid": fx::ACCOUNT_NORDIC_GUID,
+                "set": {"Notes": "segment: retail"}, "silent": true})),
+        )
+        .await;
+    assert_eq!(silent["record"]["UpdatedTS"], before);
+    let loud = t
+        .admin_ok(
+            "POST",
+            "/ui/edit",
+            Some(json!({"kind": "Account", "guid": fx::ACCOUNT_NORDIC_GUID,
+                "set": {"Notes": "segment: wholesale"}})),
+        )
+        .await;
+    assert_ne!(loud["record"]["UpdatedTS"], before);
+    let r = t
+        .op(
+            "GetAccountsChangedSince",
+            "<t:startDateTime>2026-11-29T10:00:00Z</t:startDateTime><t:options>2</t:options>",
+        )
+        .await;
+    assert_eq!(count(&r.body, "<a:Account>"), 1, "{}", r.body);
+
+    // A UI delete: gone from every read, and no feed says so.
+    t.admin_ok(
+        "POST",
+        "/ui/delete",
+        Some(json!({"kind": "HourEntry", "guid": fx::HOUR_ENTRY_BOB_1_GUID})),
+    )
+    .await;
+    let r = t.op("GetHourEntriesByDate", by_date).await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 1, "{}", r.body);
+    assert!(!r.body.contains(fx::HOUR_ENTRY_BOB_1_GUID));
+    let r = t.op("GetHourEntriesChangedSince", hours_since).await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 0);
+
+    // Unknown records and members are refused with the reason.
+    let (status, _) = t
+        .admin(
+            "POST",
+            "/ui/delete",
+            Some(json!({"kind": "HourEntry", "guid": fx::HOUR_ENTRY_BOB_1_GUID})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = t
+        .admin(
+            "POST",
+            "/ui/edit",
+            Some(
+                json!({"kind": "HourEntry", "guid": fx::HOUR_ENTRY_ALICE_1_GUID,
+                "set": {"NoSuchMember": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NoSuchMember"),
+        "{body}"
+    );
+
+    // Created as in the UI: new GUIDs, dated by EventDate.
+    let created = t
+        .admin_ok(
+            "POST",
+            "/ui/create",
+            Some(json!({"kind": "HourEntry", "records": [
+                {"UserGUID": fx::USER_BOB_GUID, "EventDate": "2026-01-12", "Quantity": 1, "Description": "ui"}
+            ]})),
+        )
+        .await;
+    assert_eq!(created["guids"].as_array().map(Vec::len), Some(1));
+    let r = t.op("GetHourEntriesByDate", by_date).await;
+    assert_eq!(count(&r.body, "<a:HourEntry>"), 2, "{}", r.body);
+}
