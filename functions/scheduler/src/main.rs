@@ -65,6 +65,7 @@ async fn main() -> Result<(), Error> {
     let ports = SchedulerPorts {
         jobs: Arc::new(SqsQueue::from_config(&sdk, &config.job_queue_url)),
         store: Arc::new(DynamoTable::from_config(&sdk, &config.table_name)),
+        ledger: Arc::new(DynamoTable::from_config(&sdk, &config.table_name)),
         secrets: Arc::new(SecretCache::new(
             Arc::new(SecretsManagerSource::from_config(&sdk)),
             bridge::secrets::DEFAULT_TTL,

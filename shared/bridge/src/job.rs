@@ -23,6 +23,8 @@ pub const OUTBOUND_SOURCE: &str = "severa:sync";
 
 /// What outbound jobs may carry: `account`, `case`, `invoice`, `hour_entry` records.
 pub const OUTBOUND_ENTITIES: [&str; 4] = ["account", "case", "invoice", "hour_entry"];
+/// What a reconciliation found, as the outbound event says it (`severa.<entity>.<event>`).
+pub const OUTBOUND_EVENTS: [&str; 3] = ["created", "updated", "deleted"];
 
 /// One job. JSON: `{"schema_version":1,"job_id":…,"source":…,"external_id":…,"occurred_at":…,
 /// "correlation_id":…,"kind":"hour_entry.upsert","payload":{…}}`.
@@ -298,6 +300,10 @@ pub struct OutboundDelivery {
     /// Set after the target answered 2xx (invoices: mark them transferred in Severa).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_back: Option<InvoiceStatusWriteBack>,
+    /// Reconciliation deliveries: one of [`OUTBOUND_EVENTS`] (a `deleted` record carries only
+    /// `GUID` and its date member). `None`: a scheduled sync's delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// `SetInvoiceStatus(invoice_guid, status)` once the target has the invoice.
@@ -445,6 +451,14 @@ impl Job {
                     return Err(invalid(
                         &format!("payload.records[{i}]"),
                         "must be a JSON object",
+                    ));
+                }
+                if let Some(event) = &p.event
+                    && !OUTBOUND_EVENTS.contains(&event.as_str())
+                {
+                    return Err(invalid(
+                        "payload.event",
+                        format!("must be one of {}", OUTBOUND_EVENTS.join(", ")),
                     ));
                 }
                 if let Some(w) = &p.write_back {

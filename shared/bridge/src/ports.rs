@@ -2,7 +2,7 @@
 //! implement them in `crate::aws`; handlers take them as trait objects so they run without Lambda.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -267,6 +267,47 @@ pub trait SyncStore: Send + Sync {
     async fn was_enqueued(&self, sync: &str, key: &str) -> Result<bool, PortError>;
     /// Remembers that the record version `key` of `sync` was enqueued (kept for `ttl`).
     async fn mark_enqueued(&self, sync: &str, key: &str, ttl: Duration) -> Result<(), PortError>;
+}
+
+/// One record version a sync sent, as the ledger keeps it (see [`SyncLedger`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub guid: String,
+    /// Digest of the record's content as sent (what a silent edit in Severa changes).
+    pub digest: String,
+    /// The date the record belongs to (hour entries: event date; invoices: invoice date);
+    /// `None` for undated records (accounts).
+    pub date: Option<NaiveDate>,
+}
+
+/// What each sync sent, per record: GUID, content digest and date. Reconciliation compares a
+/// window of Severa with it to find deletions, silent edits and records never sent.
+#[async_trait]
+pub trait SyncLedger: Send + Sync {
+    /// Records (or replaces) `entries` of `sync`; kept at least `retention` after the later of
+    /// their date and now.
+    async fn record_sent(
+        &self,
+        sync: &str,
+        entries: &[LedgerEntry],
+        retention: Duration,
+    ) -> Result<(), PortError>;
+    /// The entries of `sync` dated `date` (`None`: the undated ones).
+    async fn sent_on(
+        &self,
+        sync: &str,
+        date: Option<NaiveDate>,
+    ) -> Result<Vec<LedgerEntry>, PortError>;
+    /// Forgets `entries` (a deletion was sent, or the record now lives under another date).
+    async fn forget(&self, sync: &str, entries: &[LedgerEntry]) -> Result<(), PortError>;
+    /// Where an unfinished reconciliation of `sync` stands (JSON of the sync module's progress).
+    async fn reconcile_progress(&self, sync: &str) -> Result<Option<String>, PortError>;
+    /// Saves (`Some`) or clears (`None`) the reconciliation progress of `sync`.
+    async fn set_reconcile_progress(
+        &self,
+        sync: &str,
+        progress: Option<&str>,
+    ) -> Result<(), PortError>;
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod config;
 mod dlq;
 mod dynamo;
 mod error;
+mod ledger;
 mod secret_versions;
 mod secrets;
 mod sqs;
@@ -17,6 +18,7 @@ mod sync_state;
 
 pub use dlq::SqsDeadLetterQueue;
 pub use dynamo::DynamoTable;
+pub use ledger::LEDGER_SHARDS;
 pub use secret_versions::SecretsManagerVersions;
 pub use secrets::SecretsManagerSource;
 pub use sqs::SqsQueue;

@@ -30,6 +30,13 @@ pub const DEFAULT_TARGET_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// Default invoice window: invoices dated within this many days before the run.
 pub const DEFAULT_INVOICE_WINDOW_DAYS: u32 = 90;
+/// Default reconciliation window of hour entries: this many days before the run.
+pub const DEFAULT_RECONCILE_WINDOW_DAYS: u32 = 30;
+/// Default reconciliation page: this many days of records per Severa call.
+pub const DEFAULT_RECONCILE_PAGE_DAYS: u32 = 7;
+/// The ledger keeps a record this long after its date (or after it was sent, when later)
+/// beyond the reconciliation window, and this long altogether for syncs without one.
+pub const LEDGER_GRACE_DAYS: u32 = 35;
 
 /// The whole sync configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +63,33 @@ pub struct SyncDefinition {
     pub after: Vec<String>,
     /// Runs even when the quota guard defers the others.
     pub urgent: bool,
+    /// Reconciliation runs (deletions, silent edits, records never sent); `None`: none.
+    pub reconcile: Option<Reconcile>,
 }
 
+impl SyncDefinition {
+    /// How long the ledger keeps what this sync sent: the reconciliation window plus
+    /// [`LEDGER_GRACE_DAYS`], after the record's date (or the day it was sent, when later).
+    pub fn ledger_retention(&self) -> Duration {
+        let window = self.reconcile.as_ref().map_or(0, |r| r.window_days);
+        Duration::from_secs(u64::from(window + LEDGER_GRACE_DAYS) * 24 * 3600)
+    }
+}
+
+/// A sync's reconciliation: reads a window of Severa through the non-incremental operations,
+/// compares it with the ledger and sends what differs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconcile {
+    /// EventBridge Scheduler expression of the reconciliation runs.
+    pub schedule: String,
+    /// Dated records (hour entries, invoices): the window ends today and starts this many days
+    /// before. Accounts are read whole (0).
+    pub window_days: u32,
+    /// Days per Severa call (a page); accounts: one call.
+    pub page_days: u32,
+    /// Hour entries: `GetHourEntriesByDate`'s business unit (`None`: all).
+    pub business_unit_guid: Option<String>,
+}
 /// What a sync reads from Severa.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Read {
@@ -239,6 +271,20 @@ struct RawSync {
     batch_size: Option<usize>,
     #[serde(default)]
     invoices: Option<RawInvoices>,
+    #[serde(default)]
+    reconcile: Option<RawReconcile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReconcile {
+    schedule: String,
+    #[serde(default)]
+    window_days: Option<u32>,
+    #[serde(default)]
+    page_days: Option<u32>,
+    #[serde(default)]
+    business_unit_guid: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -377,8 +423,13 @@ fn validate_sync(
             })
         }
     };
+    let reconcile = match raw.reconcile {
+        None => None,
+        Some(r) => Some(validate_reconcile(&format!("{key}.reconcile"), r, &read)?),
+    };
     Ok(SyncDefinition {
         name: name.to_string(),
+        reconcile,
         read,
         schedule: raw.schedule,
         schedule_timezone: raw.schedule_timezone,
@@ -386,6 +437,58 @@ fn validate_sync(
         target,
         after: raw.after,
         urgent: raw.urgent,
+    })
+}
+
+fn validate_reconcile(key: &str, raw: RawReconcile, read: &Read) -> Result<Reconcile, ConfigError> {
+    check_schedule(&format!("{key}.schedule"), &raw.schedule, false)?;
+    let dated = match read {
+        Read::HourEntries { .. } => true,
+        Read::Invoices(_) => true,
+        Read::Accounts => false,
+        Read::Cases => {
+            return Err(err(
+                key,
+                "reconciliation is for read hour_entries, invoices and accounts (Severa has no \
+                 non-incremental read of cases by date)",
+            ));
+        }
+    };
+    if !dated && (raw.window_days.is_some() || raw.page_days.is_some()) {
+        return Err(err(
+            key,
+            "accounts are reconciled whole (one call); window_days and page_days are for dated \
+             records (hour_entries, invoices)",
+        ));
+    }
+    if raw.business_unit_guid.is_some() && !matches!(read, Read::HourEntries { .. }) {
+        return Err(err(
+            format!("{key}.business_unit_guid"),
+            "only for read hour_entries (invoices use invoices.business_unit_guid)",
+        ));
+    }
+    let default_window = match read {
+        Read::Invoices(inv) => inv.window_days,
+        _ => DEFAULT_RECONCILE_WINDOW_DAYS,
+    };
+    let (window_days, page_days) = if dated {
+        let window = raw.window_days.unwrap_or(default_window);
+        if !(1..=3660).contains(&window) {
+            return Err(err(format!("{key}.window_days"), "must be 1..=3660"));
+        }
+        let page = raw.page_days.unwrap_or(DEFAULT_RECONCILE_PAGE_DAYS);
+        if !(1..=366).contains(&page) {
+            return Err(err(format!("{key}.page_days"), "must be 1..=366"));
+        }
+        (window, page)
+    } else {
+        (0, 1)
+    };
+    Ok(Reconcile {
+        schedule: raw.schedule,
+        window_days,
+        page_days,
+        business_unit_guid: raw.business_unit_guid.filter(|g| !g.trim().is_empty()),
     })
 }
 
@@ -644,6 +747,60 @@ mod tests {
             .unwrap()
             .remove("target");
         assert!(parse(v).unwrap_err().reason.contains("target"));
+    }
+
+    #[test]
+    fn reconciliation_is_checked_per_entity() {
+        let mut v = base();
+        v["syncs"]["accounts"]["reconcile"] = json!({"schedule": "cron(0 2 ? * SUN *)"});
+        v["syncs"]["invoices"]["reconcile"] = json!({"schedule": "rate(1 day)", "page_days": 31});
+        let c = parse(v).unwrap();
+        let acc = c.sync("accounts").unwrap().reconcile.clone().unwrap();
+        assert_eq!(acc.window_days, 0);
+        let inv = c.sync("invoices").unwrap().reconcile.clone().unwrap();
+        assert_eq!(
+            (inv.window_days, inv.page_days),
+            (DEFAULT_INVOICE_WINDOW_DAYS, 31)
+        );
+        assert_eq!(
+            c.sync("invoices").unwrap().ledger_retention().as_secs(),
+            u64::from(DEFAULT_INVOICE_WINDOW_DAYS + LEDGER_GRACE_DAYS) * 86_400
+        );
+
+        type Edit = fn(&mut Value);
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                |v| {
+                    v["syncs"]["accounts"]["reconcile"] =
+                        json!({"schedule": "rate(1 day)", "window_days": 7})
+                },
+                "syncs.accounts.reconcile",
+            ),
+            (
+                |v| v["syncs"]["invoices"]["reconcile"] = json!({"schedule": "rate(5 minutes)"}),
+                "syncs.invoices.reconcile.schedule",
+            ),
+            (
+                |v| {
+                    v["syncs"]["invoices"]["reconcile"] =
+                        json!({"schedule": "rate(1 day)", "page_days": 0})
+                },
+                "syncs.invoices.reconcile.page_days",
+            ),
+            (
+                |v| {
+                    v["syncs"]["invoices"]["reconcile"] =
+                        json!({"schedule": "rate(1 day)", "days": 3})
+                },
+                "syncs.invoices.reconcile",
+            ),
+        ];
+        for (edit, key) in cases {
+            let mut v = base();
+            edit(&mut v);
+            let e = parse(v).unwrap_err();
+            assert!(e.key.starts_with(key), "{key}: {e}");
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@
 
 pub mod config;
 mod read;
+pub mod reconcile;
 
 use crate::error::JobError;
 use crate::job::{
@@ -33,7 +34,9 @@ use crate::job::{
     SCHEMA_VERSION,
 };
 use crate::metrics::Metrics;
-use crate::ports::{Lease, MessageSink, OutgoingMessage, PortError, SchemaState, SyncStore};
+use crate::ports::{
+    Lease, LedgerEntry, MessageSink, OutgoingMessage, PortError, SchemaState, SyncLedger, SyncStore,
+};
 use crate::secrets::SecretCache;
 use crate::worker::SeveraSettings;
 use crate::worker::severa_key::SeveraAccess;
@@ -79,6 +82,9 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[serde(deny_unknown_fields)]
 pub struct SyncInput {
     pub sync: String,
+    /// Run (or resume) the sync's reconciliation instead of its changed-since read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconcile: bool,
 }
 
 /// How a run ended.
@@ -93,6 +99,9 @@ pub enum RunOutcome {
     Paused,
     /// Not run now (quota guard, or a dependency could not run); the next schedule tries again.
     Deferred,
+    /// A reconciliation stopped at a page boundary (page budget or quota); its position is
+    /// saved and the next invocation resumes it.
+    InProgress,
 }
 
 impl RunOutcome {
@@ -102,6 +111,7 @@ impl RunOutcome {
             Self::Busy => "busy",
             Self::Paused => "paused",
             Self::Deferred => "deferred",
+            Self::InProgress => "in_progress",
         }
     }
 }
@@ -128,7 +138,7 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    fn new(sync: &str, outcome: RunOutcome, message: impl Into<String>) -> Self {
+    pub fn new(sync: &str, outcome: RunOutcome, message: impl Into<String>) -> Self {
         Self {
             sync: sync.to_string(),
             outcome,
@@ -149,6 +159,11 @@ pub enum SyncError {
     UnknownSync { name: String, configured: String },
     #[error("the input is not {{\"sync\": \"<name>\"}}: {0}")]
     BadInput(String),
+    #[error(
+        "sync {sync} has no reconciliation configured; add \"reconcile\": {{\"schedule\": …}} \
+         to it (read hour_entries, invoices or accounts)"
+    )]
+    NotReconciled { sync: String },
     #[error("sync {sync}: {error}")]
     Failed { sync: String, error: JobError },
     /// Records that alone make a job larger than a queue message may be. Everything else was
@@ -178,6 +193,8 @@ pub struct SchedulerPorts {
     /// The job queue the worker reads.
     pub jobs: Arc<dyn MessageSink>,
     pub store: Arc<dyn SyncStore>,
+    /// What each sync sent (for reconciliation).
+    pub ledger: Arc<dyn SyncLedger>,
     /// Holds the Severa key.
     pub secrets: Arc<SecretCache>,
 }
@@ -192,6 +209,12 @@ pub struct SchedulerSettings {
     pub enqueued_ttl: Duration,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// A reconciliation invocation starts no new page after this long (its position is saved
+    /// after every page; the next invocation resumes). Keep it below the function's timeout
+    /// minus one Severa call. Default 120 s.
+    pub reconcile_budget: Duration,
+    /// Pages one reconciliation invocation reads at most. Default 500.
+    pub reconcile_pages: usize,
 }
 
 impl Default for SchedulerSettings {
@@ -201,6 +224,8 @@ impl Default for SchedulerSettings {
             enqueued_ttl: Duration::from_secs(35 * 24 * 3600),
             clock: Arc::new(Utc::now),
             metrics: Metrics::stdout("scheduler"),
+            reconcile_budget: Duration::from_secs(120),
+            reconcile_pages: 500,
         }
     }
 }
@@ -210,6 +235,7 @@ pub struct Scheduler {
     config: Arc<SyncConfig>,
     jobs: Arc<dyn MessageSink>,
     store: Arc<dyn SyncStore>,
+    ledger: Arc<dyn SyncLedger>,
     severa: SeveraAccess,
     settings: SchedulerSettings,
 }
@@ -231,6 +257,7 @@ impl Scheduler {
             config,
             jobs: ports.jobs,
             store: ports.store,
+            ledger: ports.ledger,
             severa: SeveraAccess::new(ports.secrets, severa),
             settings,
         }
@@ -245,6 +272,17 @@ impl Scheduler {
     ) -> Result<RunReport, SyncError> {
         let input: SyncInput =
             serde_json::from_value(input).map_err(|e| SyncError::BadInput(e.to_string()))?;
+        if input.reconcile {
+            return self
+                .reconcile(
+                    &input.sync,
+                    run_id,
+                    &reconcile::ReconcileRequest::default(),
+                    &|_| {},
+                )
+                .await
+                .map(|r| r.run);
+        }
         self.run(&input.sync, run_id).await
     }
 
@@ -568,7 +606,7 @@ impl Scheduler {
         };
         let mut too_large = Vec::new();
         for batch in fresh.chunks(batch_size) {
-            self.enqueue_fitting(sync, run_id, batch, &mut report, &mut too_large)
+            self.enqueue_fitting(sync, run_id, batch, None, &mut report, &mut too_large)
                 .await?;
         }
         if !too_large.is_empty() {
@@ -606,15 +644,21 @@ impl Scheduler {
         sync: &SyncDefinition,
         run_id: &str,
         records: &[Record],
+        event: Option<&str>,
         report: &mut RunReport,
         too_large: &mut Vec<String>,
     ) -> Result<(), SyncError> {
         let mut pending = vec![records];
         while let Some(records) = pending.pop() {
-            let (message, keys) = self.outbound_message(sync, run_id, records);
+            let (message, keys) = self.outbound_message(sync, run_id, records, event);
             let size = message.size();
             if size <= MAX_JOB_MESSAGE_BYTES {
-                self.send_job(sync, &message, &keys).await?;
+                // A deletion leaves the ledger (the caller forgets it once sent).
+                let entries: Vec<LedgerEntry> = match event {
+                    Some(reconcile::DELETED) => Vec::new(),
+                    _ => records.iter().map(Record::ledger_entry).collect(),
+                };
+                self.send_job(sync, &message, &keys, &entries).await?;
                 report.jobs_enqueued += 1;
                 report.records_enqueued += records.len();
             } else if let [record] = records {
@@ -636,18 +680,24 @@ impl Scheduler {
     }
 
     /// The job-queue message of one outbound job for `records` (routing attributes included,
-    /// so its size is what SQS counts), and the records' keys.
+    /// so its size is what SQS counts), and the records' keys. `event`: a reconciliation's
+    /// delivery (no write-back; the job id names the event, so each event of each record
+    /// version has its own stable `webhook-id`).
     fn outbound_message(
         &self,
         sync: &SyncDefinition,
         run_id: &str,
         records: &[Record],
+        event: Option<&str>,
     ) -> (OutgoingMessage, Vec<String>) {
         let keys: Vec<String> = records.iter().map(Record::key).collect();
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let job_id = format!("{}:{}", sync.name, read::digest(&key_refs));
-        let write_back = match (&sync.read, records) {
-            (Read::Invoices(inv), [invoice]) => Some(InvoiceStatusWriteBack {
+        let job_id = match event {
+            None => format!("{}:{}", sync.name, read::digest(&key_refs)),
+            Some(event) => format!("{}:{event}:{}", sync.name, read::digest(&key_refs)),
+        };
+        let write_back = match (&sync.read, records, event) {
+            (Read::Invoices(inv), [invoice], None) => Some(InvoiceStatusWriteBack {
                 invoice_guid: invoice.guid.clone(),
                 status: inv.transferred_status.clone(),
             }),
@@ -669,6 +719,7 @@ impl Scheduler {
                 entity: sync.read.entity().to_string(),
                 records: records.iter().map(|r| r.json.clone()).collect(),
                 write_back,
+                event: event.map(str::to_string),
             }),
         };
         let mut message = job.to_message();
@@ -678,12 +729,13 @@ impl Scheduler {
         (message, keys)
     }
 
-    /// Sends one job, then marks its records enqueued.
+    /// Sends one job, then marks its records enqueued and writes them in the ledger.
     async fn send_job(
         &self,
         sync: &SyncDefinition,
         message: &OutgoingMessage,
         keys: &[String],
+        sent: &[LedgerEntry],
     ) -> Result<(), SyncError> {
         self.jobs
             .send(message)
@@ -692,6 +744,12 @@ impl Scheduler {
         for key in keys {
             self.store
                 .mark_enqueued(&sync.name, key, self.settings.enqueued_ttl)
+                .await
+                .map_err(|e| Self::failed(sync, e))?;
+        }
+        if !sent.is_empty() {
+            self.ledger
+                .record_sent(&sync.name, sent, sync.ledger_retention())
                 .await
                 .map_err(|e| Self::failed(sync, e))?;
         }

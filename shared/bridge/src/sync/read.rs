@@ -6,14 +6,15 @@
 
 use super::config::{InvoiceRead, Read};
 use crate::error::JobError;
-use chrono::{DateTime, Utc};
+use crate::ports::LedgerEntry;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use severa::{SeveraClient, WireDateTime};
 use sha2::{Digest as _, Sha256};
 
 /// Changed-since option bit 2: include inactive records, so deactivations reach the target.
-const INCLUDE_INACTIVE: i32 = 2;
+pub(crate) const INCLUDE_INACTIVE: i32 = 2;
 
 /// One Severa record, ready for an outbound job.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,9 +25,23 @@ pub(crate) struct Record {
     pub json: Value,
     /// Invoices: the status the record was read in.
     pub status: Option<String>,
+    /// Digest of the content (without members the bridge itself changes, see
+    /// [`content_digest`]): what the ledger keeps, so a silent edit shows.
+    pub digest: String,
+    /// The date the record belongs to (hour entries: event date; invoices: invoice date).
+    pub date: Option<NaiveDate>,
 }
 
 impl Record {
+    /// What the ledger keeps of this record.
+    pub fn ledger_entry(&self) -> LedgerEntry {
+        LedgerEntry {
+            guid: self.guid.clone(),
+            digest: self.digest.clone(),
+            date: self.date,
+        }
+    }
+
     /// The de-duplication key: GUID + version.
     pub fn key(&self) -> String {
         format!("{}@{}", self.guid, self.version)
@@ -50,13 +65,49 @@ pub(crate) fn digest(parts: &[&str]) -> String {
     hex::encode(&hasher.finalize()[..16])
 }
 
+/// Members the bridge changes itself (invoices are marked transferred after delivery): left
+/// out of the content digest, so the write-back is not seen as an edit.
+const NOT_CONTENT: &[&str] = &["InvoiceStatus"];
+
+/// The ledger's content digest of a record (members as Severa names them).
+pub(crate) fn content_digest(json: &Value) -> String {
+    let text = match json {
+        Value::Object(map) => {
+            let mut map = map.clone();
+            for member in NOT_CONTENT {
+                map.remove(*member);
+            }
+            Value::Object(map).to_string()
+        }
+        other => other.to_string(),
+    };
+    digest(&[&text])[..16].to_string()
+}
+
+/// The member that dates a record of `read`'s entity (hour entries: `EventDate`, invoices:
+/// `Date`); accounts and cases are undated.
+pub(crate) fn date_member(read: &Read) -> Option<&'static str> {
+    match read {
+        Read::HourEntries { .. } => Some("EventDate"),
+        Read::Invoices(_) => Some("Date"),
+        Read::Accounts | Read::Cases => None,
+    }
+}
+
+/// The date in a record's `member` (`2026-03-02` or `2026-03-02T00:00:00…`).
+pub(crate) fn record_date(json: &Value, member: Option<&str>) -> Option<NaiveDate> {
+    let text = json.get(member?)?.as_str()?;
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
 /// For entities without a modification time or status.
-fn none<T, U>(_: &T) -> Option<&U> {
+pub(crate) fn none<T, U>(_: &T) -> Option<&U> {
     None
 }
 
-fn to_records<T: Serialize>(
+pub(crate) fn to_records<T: Serialize>(
     items: Vec<T>,
+    dated_by: Option<&str>,
     modified: impl Fn(&T) -> Option<&WireDateTime>,
     guid: impl Fn(&T) -> Option<&String>,
     status: impl Fn(&T) -> Option<&String>,
@@ -78,6 +129,8 @@ fn to_records<T: Serialize>(
         records.push(Record {
             guid,
             version,
+            digest: content_digest(&json),
+            date: record_date(&json, dated_by),
             json,
             status,
         });
@@ -99,6 +152,7 @@ pub(crate) async fn read(
     invoices: std::ops::Range<DateTime<Utc>>,
 ) -> Result<ReadResult, JobError> {
     let since = WireDateTime::utc(since);
+    let dated_by = date_member(read);
     let (records, without_guid) = match read {
         Read::Accounts => {
             let r = client
@@ -106,6 +160,7 @@ pub(crate) async fn read(
                 .await?;
             let (records, missing) = to_records(
                 r.value,
+                dated_by,
                 |a| a.updated_ts.as_ref(),
                 |a| a.guid.as_ref(),
                 none,
@@ -116,12 +171,12 @@ pub(crate) async fn read(
             let r = client
                 .get_cases_changed_since(None, since, INCLUDE_INACTIVE)
                 .await?;
-            let (records, missing) = to_records(r.value, none, |c| c.guid.as_ref(), none);
+            let (records, missing) = to_records(r.value, dated_by, none, |c| c.guid.as_ref(), none);
             (records, missing)
         }
         Read::HourEntries { .. } => {
             let r = client.get_hour_entries_changed_since(since).await?;
-            let (records, missing) = to_records(r.value, none, |h| h.guid.as_ref(), none);
+            let (records, missing) = to_records(r.value, dated_by, none, |h| h.guid.as_ref(), none);
             (records, missing)
         }
         Read::Invoices(inv) => {
@@ -135,6 +190,7 @@ pub(crate) async fn read(
                 .await?;
             let (records, missing) = to_records(
                 r.value,
+                dated_by,
                 none,
                 |i| i.guid.as_ref(),
                 |i| i.invoice_status.as_ref(),
@@ -154,7 +210,7 @@ pub(crate) async fn read(
 
 /// Invoices in a configured status (or, with none configured, in any status but the
 /// transferred one).
-fn wanted_invoice(inv: &InvoiceRead, status: Option<&str>) -> bool {
+pub(crate) fn wanted_invoice(inv: &InvoiceRead, status: Option<&str>) -> bool {
     let Some(status) = status else { return false };
     if inv.statuses.is_empty() {
         status != inv.transferred_status
@@ -178,6 +234,7 @@ mod tests {
         }];
         let (records, _) = to_records(
             accounts,
+            None,
             |a| a.updated_ts.as_ref(),
             |a| a.guid.as_ref(),
             |_| None,
@@ -189,19 +246,56 @@ mod tests {
             description: Some(desc.into()),
             ..Default::default()
         };
-        let (a, _) = to_records(vec![entry("x")], |_| None, |h| h.guid.as_ref(), |_| None);
-        let (b, _) = to_records(vec![entry("x")], |_| None, |h| h.guid.as_ref(), |_| None);
-        let (c, _) = to_records(vec![entry("y")], |_| None, |h| h.guid.as_ref(), |_| None);
+        let (a, _) = to_records(
+            vec![entry("x")],
+            None,
+            |_| None,
+            |h| h.guid.as_ref(),
+            |_| None,
+        );
+        let (b, _) = to_records(
+            vec![entry("x")],
+            None,
+            |_| None,
+            |h| h.guid.as_ref(),
+            |_| None,
+        );
+        let (c, _) = to_records(
+            vec![entry("y")],
+            None,
+            |_| None,
+            |h| h.guid.as_ref(),
+            |_| None,
+        );
         assert_eq!(a[0].key(), b[0].key());
         assert_ne!(a[0].key(), c[0].key());
         let (none, missing) = to_records(
             vec![HourEntry::default()],
+            None,
             |_| None,
             |h| h.guid.as_ref(),
             |_| None,
         );
         assert!(none.is_empty());
         assert_eq!(missing, 1);
+    }
+
+    #[test]
+    fn the_ledger_digest_ignores_the_status_write_back_and_dates_come_from_the_record() {
+        let sent = serde_json::json!({"GUID": "i-1", "Date": "2026-03-02T00:00:00", "InvoiceStatus": "Sent", "Notes": "a"});
+        let mut transferred = sent.clone();
+        transferred["InvoiceStatus"] = "Transferred".into();
+        assert_eq!(content_digest(&sent), content_digest(&transferred));
+        let mut edited = sent.clone();
+        edited["Notes"] = "b".into();
+        assert_ne!(content_digest(&sent), content_digest(&edited));
+        assert_eq!(content_digest(&sent).len(), 16);
+        assert_eq!(
+            record_date(&sent, Some("Date")),
+            NaiveDate::from_ymd_opt(2026, 3, 2)
+        );
+        assert_eq!(record_date(&sent, None), None);
+        assert_eq!(record_date(&sent, Some("EventDate")), None);
     }
 
     #[test]

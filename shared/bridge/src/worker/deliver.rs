@@ -127,10 +127,16 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> (Vec<u8>, b
     }
 }
 
-/// The body the target receives (Standard Webhooks' recommended `type`/`timestamp`/`data`).
+/// The body the target receives (Standard Webhooks' recommended `type`/`timestamp`/`data`):
+/// `severa.<entity>` for a scheduled sync's records, `severa.<entity>.<event>` (created,
+/// updated, deleted) for what a reconciliation found.
 pub fn delivery_body(job: &Job, p: &OutboundDelivery) -> Vec<u8> {
+    let event_type = match &p.event {
+        Some(event) => format!("severa.{}.{event}", p.entity),
+        None => format!("severa.{}", p.entity),
+    };
     serde_json::json!({
-        "type": format!("severa.{}", p.entity),
+        "type": event_type,
         "timestamp": job.occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "data": {
             "sync": p.sync,

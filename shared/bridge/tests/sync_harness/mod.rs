@@ -16,13 +16,14 @@ use base64::Engine as _;
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsDeadLetterQueue, SqsQueue};
 use bridge::dlq::Selection;
 use bridge::metrics::Metrics;
-use bridge::ports::SyncStore;
+use bridge::ports::{LedgerEntry, SyncLedger, SyncStore};
 use bridge::secrets::SecretCache;
 use bridge::sync::config::SyncConfig;
+use bridge::sync::reconcile::{ReconcileReport, ReconcileRequest};
 use bridge::sync::{RunReport, Scheduler, SchedulerPorts, SchedulerSettings, SyncError};
 use bridge::verify::SigningSecret;
 use bridge::worker::{Outbound, SeveraSettings, Worker, WorkerPorts, WorkerSettings};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value as Json, json};
 use severa::entities::HourEntry;
 use severa::{ApiKey, SeveraClient, SeveraConfig, WireDateTime};
@@ -236,6 +237,7 @@ impl SyncHarness {
             SchedulerPorts {
                 jobs: Arc::new(SqsQueue::new(sqs.clone(), &queue_url)),
                 store: Arc::new(table.clone()),
+                ledger: Arc::new(table.clone()),
                 secrets: secrets.clone(),
             },
             severa_settings.clone(),
@@ -316,6 +318,19 @@ impl SyncHarness {
 
     pub async fn run_as(&self, sync: &str, run_id: &str) -> Result<RunReport, SyncError> {
         self.scheduler.run(sync, run_id).await
+    }
+
+    /// A reconciliation invocation of `sync`.
+    pub async fn reconcile(&self, sync: &str, request: &ReconcileRequest) -> ReconcileReport {
+        self.scheduler
+            .reconcile(sync, &unique("reconcile"), request, &|_| {})
+            .await
+            .expect("reconciliation")
+    }
+
+    /// What the ledger holds for `sync` on `date` (`None`: undated), sorted by GUID.
+    pub async fn ledger(&self, sync: &str, date: Option<NaiveDate>) -> Vec<LedgerEntry> {
+        self.table.sent_on(sync, date).await.expect("ledger")
     }
 
     pub async fn cursor(&self, sync: &str) -> Option<DateTime<Utc>> {
@@ -479,6 +494,34 @@ impl SyncHarness {
             guids.push(created.guid.expect("a GUID"));
         }
         guids
+    }
+
+    /// Deletes a record as a person in Severa's UI would.
+    pub async fn ui_delete(&self, kind: &str, guid: &str) {
+        severa_sim::admin_client::ui_delete(&self.http, &self.sim.admin_url(), kind, guid)
+            .await
+            .expect("ui delete");
+    }
+
+    /// Edits a record as a person in Severa's UI would; `silent` keeps its timestamp.
+    pub async fn ui_edit(&self, kind: &str, guid: &str, set: Json, silent: bool) {
+        severa_sim::admin_client::ui_edit(
+            &self.http,
+            &self.sim.admin_url(),
+            kind,
+            guid,
+            set,
+            silent,
+        )
+        .await
+        .expect("ui edit");
+    }
+
+    /// Creates records as a person in Severa's UI would; returns their GUIDs.
+    pub async fn ui_create(&self, kind: &str, records: &[Json]) -> Vec<String> {
+        severa_sim::admin_client::ui_create(&self.http, &self.sim.admin_url(), kind, records)
+            .await
+            .expect("ui create")
     }
 
     pub async fn invoice_status(&self, guid: &str) -> String {
