@@ -625,10 +625,9 @@ async fn reset(http: &reqwest::Client, sim: &SimProcess) {
 
 async fn bench() {
     severa::install_crypto_provider();
-    // Production logging: one JSON line per job, formatted and written (here into a sink).
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::sink)
+    // Production logging (the functions' format and level): one JSON line per job, formatted
+    // and written (here into a sink).
+    bridge::function_env::json_log_lines(std::io::sink)
         .with_max_level(tracing::Level::INFO)
         .init();
 

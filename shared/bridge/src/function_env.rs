@@ -14,6 +14,24 @@ pub struct EnvError(pub String);
 pub fn init_json_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    json_log_lines(std::io::stdout)
+        .with_env_filter(filter)
+        .init();
+}
+
+/// The functions' log line format, one flat JSON object per event, into `writer` (stdout in
+/// the functions; the worker benchmark writes the same lines into a sink).
+pub fn json_log_lines<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    tracing::level_filters::LevelFilter,
+    W,
+>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -21,9 +39,7 @@ pub fn init_json_logging() {
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .init();
+        .with_writer(writer)
 }
 
 /// Reads variables through a lookup (the process environment in `main`, a map in tests).

@@ -88,8 +88,8 @@ pub struct Resolver {
     user_by_code: TtlMap<String, String>,
     user_exists: TtlMap<String, ()>,
     all_users: TtlMap<(), List<User>>,
-    case_by_guid: TtlMap<String, Case>,
-    case_by_number: TtlMap<i64, Case>,
+    case_by_guid: TtlMap<String, Arc<Case>>,
+    case_by_number: TtlMap<i64, Arc<Case>>,
     phases: TtlMap<String, List<Phase>>,
     work_types: TtlMap<String, List<WorkType>>,
     account_by_number: TtlMap<i64, String>,
@@ -111,7 +111,15 @@ fn unresolved(what: &'static str, detail: impl Into<String>) -> JobError {
 }
 
 fn same_text(a: Option<&str>, b: &str) -> bool {
-    a.is_some_and(|a| a.trim().to_lowercase() == b.trim().to_lowercase())
+    a.is_some_and(|a| {
+        let (a, b) = (a.trim(), b.trim());
+        // ASCII needs no allocation (every lookup of every job compares names here).
+        if a.is_ascii() && b.is_ascii() {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a.to_lowercase() == b.to_lowercase()
+        }
+    })
 }
 
 /// The one match of `pred`, `Ok(None)` for none, or an error naming the ambiguity.
@@ -279,14 +287,14 @@ impl Resolver {
     }
 
     /// A case by GUID (GetCaseByGUID) or number (GetCaseByNumber).
-    pub async fn case(&self, client: &SeveraClient, case: &CaseRef) -> Result<Case, JobError> {
+    pub async fn case(&self, client: &SeveraClient, case: &CaseRef) -> Result<Arc<Case>, JobError> {
         match case {
             CaseRef::Guid(guid) => {
                 if let Some((case, _)) = self.case_by_guid.get(guid, self.ttl) {
                     return Ok(case);
                 }
                 match client.get_case_by_guid(guid).await?.value {
-                    Some(case) => Ok(self.case_by_guid.put(guid.clone(), case)),
+                    Some(case) => Ok(self.case_by_guid.put(guid.clone(), Arc::new(case))),
                     None => Err(unresolved("case", format!("case {guid}"))),
                 }
             }
@@ -296,7 +304,9 @@ impl Resolver {
                 }
                 // A miss is not cached: a case opened seconds ago is found on the next try.
                 match client.get_case_by_number(*number).await?.value {
-                    Some(case) if case.guid.is_some() => Ok(self.case_by_number.put(*number, case)),
+                    Some(case) if case.guid.is_some() => {
+                        Ok(self.case_by_number.put(*number, Arc::new(case)))
+                    }
                     _ => Err(unresolved("case", format!("case number {number}"))),
                 }
             }

@@ -8,7 +8,7 @@ use crate::wire::{
     Decoded, FromWire, Outcome, Param, Value, WireError, decode_response, request_envelope,
 };
 use bytes::Bytes;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, Read};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -426,14 +426,10 @@ async fn stream_decode<T: FromWire + Send + 'static>(
 ) -> (Result<Decoded<T>, WireError>, Result<u64, PumpError>) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let parser = tokio::task::spawn_blocking(move || {
-        let reader = BufReader::with_capacity(
-            64 * 1024,
-            ChannelReader {
-                rx,
-                current: Bytes::new(),
-            },
-        );
-        decode_response::<_, T>(reader)
+        decode_response::<_, T>(ChannelReader {
+            rx,
+            current: Bytes::new(),
+        })
     });
     let mut total = 0u64;
     let pumped = loop {
@@ -462,7 +458,9 @@ async fn stream_decode<T: FromWire + Send + 'static>(
     (decoded, pumped)
 }
 
-/// `Read` over body chunks delivered through a channel (used on the blocking parser thread).
+/// `BufRead` over body chunks delivered through a channel (used on the blocking parser thread):
+/// the parser reads each chunk where it lies, with no buffer of its own to fill (a 64 KiB
+/// `BufReader` was zeroed for every call, about a sixth of a small call's instructions).
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     current: Bytes,
@@ -470,16 +468,27 @@ struct ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = out.len().min(available.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while self.current.is_empty() {
             match self.rx.blocking_recv() {
                 Some(chunk) => self.current = chunk,
-                None => return Ok(0),
+                None => break,
             }
         }
-        let n = out.len().min(self.current.len());
-        out[..n].copy_from_slice(&self.current[..n]);
-        let _ = self.current.split_to(n);
-        Ok(n)
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let _ = self.current.split_to(amount.min(self.current.len()));
     }
 }
 

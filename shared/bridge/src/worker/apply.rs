@@ -72,6 +72,28 @@ struct Rec {
     intent: Option<Value>,
 }
 
+/// What an hour-entry create sends, as [`Inner::find_created`] reads it back (the hot path:
+/// every new entry records one, so it is written from a struct, not a `json!` map).
+#[derive(serde::Serialize)]
+struct HourEntryIntent<'a> {
+    op: &'static str,
+    user: &'a str,
+    /// `YYYY-MM-DD`.
+    date: chrono::NaiveDate,
+    phase: &'a str,
+    /// As text, so the decimal reads back exactly.
+    #[serde(serialize_with = "as_text")]
+    hours: rust_decimal::Decimal,
+    description: &'a str,
+}
+
+fn as_text<S: serde::Serializer>(
+    value: &rust_decimal::Decimal,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
 /// A text member of a recorded intent.
 fn field<'a>(intent: &'a Value, name: &str) -> Option<&'a str> {
     intent.get(name).and_then(Value::as_str)
@@ -220,9 +242,12 @@ impl Inner {
 
     /// Records, before a create, what is being created: if the answer is lost, the retry finds
     /// the intent and looks in Severa before creating again.
-    async fn intend(&self, rec: &Rec, what: Value) -> Result<(), JobError> {
+    async fn intend(&self, rec: &Rec, what: &impl serde::Serialize) -> Result<(), JobError> {
+        // Plain strings and numbers: serialisation cannot fail; an empty fingerprint would
+        // still read back as "a create was open".
+        let fingerprint = serde_json::to_string(what).unwrap_or_default();
         self.records
-            .open_intent(&rec.key, &rec.owner, &what.to_string())
+            .open_intent(&rec.key, &rec.owner, &fingerprint)
             .await
             .map_err(JobError::Infrastructure)
     }
@@ -278,14 +303,14 @@ impl Inner {
         apply_hour_entry_fields(&mut entry, &target, p);
         self.intend(
             rec,
-            json!({
-                "op": ops::ADD_NEW_HOUR_ENTRY.name,
-                "user": target.user_guid,
-                "date": p.event_date.to_string(),
-                "phase": target.phase_guid,
-                "hours": p.hours.to_string(),
-                "description": p.description.clone().unwrap_or_default(),
-            }),
+            &HourEntryIntent {
+                op: ops::ADD_NEW_HOUR_ENTRY.name,
+                user: &target.user_guid,
+                date: p.event_date,
+                phase: &target.phase_guid,
+                hours: p.hours,
+                description: p.description.as_deref().unwrap_or_default(),
+            },
         )
         .await?;
         let created = client.add_new_hour_entry(&entry).await?.value;
@@ -388,7 +413,7 @@ impl Inner {
         // AddNewAccount upserts by Number, then Name: a repeat updates the same account.
         self.intend(
             rec,
-            json!({"op": ops::ADD_NEW_ACCOUNT.name, "name": p.name, "number": p.number}),
+            &json!({"op": ops::ADD_NEW_ACCOUNT.name, "name": p.name, "number": p.number}),
         )
         .await?;
         let saved = client
@@ -455,7 +480,7 @@ impl Inner {
         apply_contact_fields(&mut contact, p);
         self.intend(
             rec,
-            json!({
+            &json!({
                 "op": ops::ADD_NEW_CONTACT.name,
                 "account": account_guid,
                 "first_name": p.first_name,
@@ -499,7 +524,7 @@ impl Inner {
         };
         self.intend(
             rec,
-            json!({"op": ops::ADD_NEW_CASE.name, "account": account_guid, "name": p.name}),
+            &json!({"op": ops::ADD_NEW_CASE.name, "account": account_guid, "name": p.name}),
         )
         .await?;
         let created = client.add_new_case(&case).await?.value;
@@ -528,8 +553,11 @@ impl Inner {
             send_weekly_mail: Some(false),
             ..Default::default()
         };
-        self.intend(rec, json!({"op": ops::ADD_NEW_USER.name, "email": p.email}))
-            .await?;
+        self.intend(
+            rec,
+            &json!({"op": ops::ADD_NEW_USER.name, "email": p.email}),
+        )
+        .await?;
         let created = client.add_new_user(&user).await?.value;
         self.resolver.user_changed();
         let guid = guid_of(ops::ADD_NEW_USER.name, created.guid)?;
