@@ -9,6 +9,7 @@ use bridge::sync::RunOutcome;
 use bridge::sync::reconcile::{Drift, ReconcileRequest};
 use chrono::NaiveDate;
 use serde_json::json;
+use severa_sim::fixture::{ACCOUNT_KALLIO_GUID, ACCOUNT_NORDIC_GUID};
 use sync_harness::{Received, SyncHarness, config};
 
 /// Hour entries from 10:00 on the harness's first day (2026-03-02), reconciled over a week.
@@ -354,5 +355,234 @@ async fn five_thousand_entries_are_reconciled_within_the_quota_across_invocation
         .await;
     let drift = again.progress.expect("progress").drift;
     assert_eq!((drift.unchanged, drift.total()), (5000, 0), "{drift:?}");
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// accounts: read whole (GetAccountsChangedSince from 2000), undated in the ledger
+
+fn accounts_sync(first_run: &str) -> serde_json::Value {
+    config(json!({"accounts": {
+        "read": "accounts",
+        "first_run": {"from": first_run},
+        "reconcile": {"schedule": "rate(7 days)"}
+    }}))
+}
+
+/// Every account of the simulator, sent by the scheduled sync and delivered; returns their
+/// GUIDs, sorted.
+async fn accounts_sent(h: &SyncHarness) -> Vec<String> {
+    let mut guids: Vec<String> = h.entities("Account").await.keys().cloned().collect();
+    guids.sort();
+    assert!(guids.len() >= 3, "{guids:?}");
+    let run = h.run("accounts").await;
+    assert_eq!(run.records_enqueued, guids.len(), "{run:?}");
+    h.drain().await;
+    assert_eq!(h.receiver.accepted_guids(), guids);
+    let in_ledger: Vec<String> = h
+        .ledger("accounts", None)
+        .await
+        .into_iter()
+        .map(|e| e.guid)
+        .collect();
+    assert_eq!(in_ledger, guids, "undated ledger entries");
+    guids
+}
+
+#[tokio::test]
+async fn an_account_deleted_in_severa_is_one_deleted_event_then_none() {
+    let h = SyncHarness::start(accounts_sync("2026-01-01T00:00:00Z")).await;
+    let guids = accounts_sent(&h).await;
+    let before = h.receiver.accepted().len();
+    h.advance(3600).await;
+    h.ui_delete("Account", ACCOUNT_KALLIO_GUID).await;
+
+    // The changed-since sync cannot see a deletion.
+    h.advance(3600).await;
+    assert_eq!(h.run("accounts").await.records_enqueued, 0);
+
+    let first = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    assert_eq!(first.run.outcome, RunOutcome::Completed, "{first:?}");
+    let progress = first.progress.clone().expect("progress");
+    assert_eq!((progress.from, progress.to), (None, None), "read whole");
+    assert_eq!(
+        progress.drift,
+        Drift {
+            in_severa: guids.len() - 1,
+            unchanged: guids.len() - 1,
+            deleted: 1,
+            ..Drift::default()
+        }
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let deleted = of_type(&got, "severa.account.deleted");
+    assert_eq!(deleted.len(), 1, "exactly one deleted event");
+    assert_eq!(
+        deleted[0].json()["data"]["records"],
+        json!([{"GUID": ACCOUNT_KALLIO_GUID}]),
+        "an undated stub: the GUID only"
+    );
+    assert_eq!(got.len(), before + 1, "nothing else was sent");
+    assert!(
+        !h.ledger("accounts", None)
+            .await
+            .iter()
+            .any(|e| e.guid == ACCOUNT_KALLIO_GUID),
+        "the deleted account left the ledger"
+    );
+
+    // The next reconciliation: nothing.
+    h.advance(7 * 86_400).await;
+    let second = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    assert_eq!(second.run.outcome, RunOutcome::Completed);
+    let drift = second.progress.expect("progress").drift;
+    assert_eq!((drift.deleted, drift.total()), (0, 0), "{drift:?}");
+    h.drain().await;
+    assert_eq!(
+        h.receiver.accepted().len(),
+        before + 1,
+        "no second deleted event"
+    );
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn each_silent_account_edit_is_one_updated_event() {
+    let h = SyncHarness::start(accounts_sync("2026-01-01T00:00:00Z")).await;
+    accounts_sent(&h).await;
+    let before = h.receiver.accepted().len();
+    let sent = h
+        .receiver
+        .accepted()
+        .iter()
+        .map(|r| r.json()["data"]["records"][0].clone())
+        .find(|r| r["GUID"] == ACCOUNT_NORDIC_GUID)
+        .expect("the account was sent");
+
+    // Severa keeps UpdatedTS on this kind of edit (custom fields, market segment).
+    h.advance(3600).await;
+    h.ui_edit(
+        "Account",
+        ACCOUNT_NORDIC_GUID,
+        json!({"Name": "Nordic Retail Oyj"}),
+        true,
+    )
+    .await;
+    h.advance(3600).await;
+    assert_eq!(
+        h.run("accounts").await.records_enqueued,
+        0,
+        "changed-since cannot see it"
+    );
+
+    let first = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    let drift = first.progress.expect("progress").drift;
+    assert_eq!(
+        (drift.changed, drift.deleted, drift.never_sent),
+        (1, 0, 0),
+        "{drift:?}"
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let updated = of_type(&got, "severa.account.updated");
+    assert_eq!(updated.len(), 1);
+    let record = &updated[0].json()["data"]["records"][0];
+    assert_eq!(record["GUID"], ACCOUNT_NORDIC_GUID);
+    assert_eq!(record["Name"], "Nordic Retail Oyj");
+    assert_eq!(
+        record["UpdatedTS"], sent["UpdatedTS"],
+        "the timestamp did not move"
+    );
+    assert_eq!(got.len(), before + 1);
+
+    // Nothing new: the next reconciliation sends nothing.
+    h.advance(86_400).await;
+    let second = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    assert_eq!(second.progress.expect("progress").drift.total(), 0);
+    h.drain().await;
+    assert_eq!(h.receiver.accepted().len(), before + 1);
+
+    // A second silent edit keeps the same UpdatedTS again: it is a new version all the same,
+    // one more updated event with its own webhook-id.
+    h.ui_edit(
+        "Account",
+        ACCOUNT_NORDIC_GUID,
+        json!({"Name": "Nordic Retail Group Oyj"}),
+        true,
+    )
+    .await;
+    h.advance(86_400).await;
+    let third = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    assert_eq!(third.progress.expect("progress").drift.changed, 1);
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let updated = of_type(&got, "severa.account.updated");
+    assert_eq!(updated.len(), 2, "the second edit reached the target");
+    assert_eq!(
+        updated[1].json()["data"]["records"][0]["Name"],
+        "Nordic Retail Group Oyj"
+    );
+    assert_eq!(
+        updated[1].json()["data"]["records"][0]["UpdatedTS"],
+        sent["UpdatedTS"]
+    );
+    assert_ne!(updated[0].webhook_id(), updated[1].webhook_id());
+    assert_eq!(got.len(), before + 2);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_never_sent_arrive_once_as_created() {
+    // From now: the accounts that existed before the first run were never sent.
+    let h = SyncHarness::start(accounts_sync("now")).await;
+    assert_eq!(h.run("accounts").await.records_enqueued, 0);
+    h.advance(600).await;
+    let typed = h
+        .ui_create(
+            "Account",
+            &[json!({"Name": "Typed in the UI Oy", "IsActive": true})],
+        )
+        .await;
+    let mut all: Vec<String> = h.entities("Account").await.keys().cloned().collect();
+    all.sort();
+    assert!(all.contains(&typed[0]));
+
+    // Before the next scheduled run: every account is never sent.
+    let first = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    assert_eq!(
+        first.progress.expect("progress").drift,
+        Drift {
+            in_severa: all.len(),
+            never_sent: all.len(),
+            ..Drift::default()
+        }
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    assert_eq!(of_type(&got, "severa.account.created").len(), all.len());
+    assert_eq!(got.len(), all.len(), "one created event per account");
+    assert_eq!(h.receiver.accepted_guids(), all);
+
+    // The scheduled sync reads the new account (changed since its cursor) but does not send it
+    // again, and the next reconciliation finds nothing.
+    h.advance(3600).await;
+    let run = h.run("accounts").await;
+    assert_eq!(
+        (run.records_enqueued, run.records_already_enqueued),
+        (0, 1),
+        "{run:?}"
+    );
+    let again = h.reconcile("accounts", &ReconcileRequest::default()).await;
+    let drift = again.progress.expect("progress").drift;
+    assert_eq!(
+        (drift.unchanged, drift.total()),
+        (all.len(), 0),
+        "{drift:?}"
+    );
+    h.drain().await;
+    assert_eq!(h.receiver.accepted().len(), all.len());
     h.stop().await;
 }

@@ -681,8 +681,11 @@ impl Scheduler {
 
     /// The job-queue message of one outbound job for `records` (routing attributes included,
     /// so its size is what SQS counts), and the records' keys. `event`: a reconciliation's
-    /// delivery (no write-back; the job id names the event, so each event of each record
-    /// version has its own stable `webhook-id`).
+    /// delivery; its job id names the event and each record's content digest as well as its
+    /// key, so each event of each record version has its own stable `webhook-id` (an
+    /// account's version is its `UpdatedTS`, which a silent edit keeps: by key alone, a second
+    /// silent edit would repeat the first edit's job id, and the worker and the target would
+    /// drop it as a redelivery).
     fn outbound_message(
         &self,
         sync: &SyncDefinition,
@@ -694,7 +697,14 @@ impl Scheduler {
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let job_id = match event {
             None => format!("{}:{}", sync.name, read::digest(&key_refs)),
-            Some(event) => format!("{}:{event}:{}", sync.name, read::digest(&key_refs)),
+            Some(event) => {
+                let versions: Vec<String> = records
+                    .iter()
+                    .map(|r| format!("{}#{}", r.key(), r.digest))
+                    .collect();
+                let refs: Vec<&str> = versions.iter().map(String::as_str).collect();
+                format!("{}:{event}:{}", sync.name, read::digest(&refs))
+            }
         };
         let write_back = match (&sync.read, records, event) {
             (Read::Invoices(inv), [invoice], None) => Some(InvoiceStatusWriteBack {

@@ -12,8 +12,9 @@
 //!   sending it (a silent edit);
 //! - `severa.<entity>.created` for a record in the window that was never sent.
 //!
-//! Job ids (the `webhook-id`) name the event and the record version, so a re-run sends the
-//! same ids and receivers apply them idempotently.
+//! Job ids (the `webhook-id`) name the event, the record version and its content digest (an
+//! account keeps its `UpdatedTS` through a silent edit), so a re-run sends the same ids, each
+//! silent edit gets its own, and receivers apply them idempotently.
 //!
 //! Quota: a run estimates its calls (one per page, plus the schema check) before it starts and
 //! defers when they do not fit under the quota share (unless the sync is urgent). It pages
