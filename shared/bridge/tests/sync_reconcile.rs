@@ -9,7 +9,7 @@ use bridge::sync::RunOutcome;
 use bridge::sync::reconcile::{Drift, ReconcileRequest};
 use chrono::NaiveDate;
 use serde_json::json;
-use severa_sim::fixture::{ACCOUNT_KALLIO_GUID, ACCOUNT_NORDIC_GUID};
+use severa_sim::fixture::{ACCOUNT_KALLIO_GUID, ACCOUNT_NORDIC_GUID, INVOICE_1001_GUID};
 use sync_harness::{Received, SyncHarness, config};
 
 /// Hour entries from 10:00 on the harness's first day (2026-03-02), reconciled over a week.
@@ -584,5 +584,207 @@ async fn accounts_never_sent_arrive_once_as_created() {
     );
     h.drain().await;
     assert_eq!(h.receiver.accepted().len(), all.len());
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// invoices: read by date (GetInvoicesByDate), dated by `Date`; the sync sends those in status
+// Sent and writes Transferred back
+
+fn invoices_sync() -> serde_json::Value {
+    config(json!({"invoices": {
+        "read": "invoices",
+        "first_run": {"from": "2025-01-01T00:00:00Z"},
+        "invoices": {"statuses": ["Sent"], "transferred_status": "Transferred"},
+        "reconcile": {"schedule": "rate(1 day)", "window_days": 90, "page_days": 31}
+    }}))
+}
+
+fn invoice_date() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(2026, 1, 31)
+}
+
+/// Invoice 1001 (Sent, dated 2026-01-31) sent by the scheduled sync, delivered and marked
+/// Transferred; returns the record as delivered.
+async fn invoice_sent(h: &SyncHarness) -> serde_json::Value {
+    let run = h.run("invoices").await;
+    assert_eq!(run.records_enqueued, 1, "{run:?}");
+    h.drain().await;
+    let got = h.receiver.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["type"], "severa.invoice");
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Transferred");
+    let ledger = h.ledger("invoices", invoice_date()).await;
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].guid, INVOICE_1001_GUID);
+    got[0].json()["data"]["records"][0].clone()
+}
+
+#[tokio::test]
+async fn an_invoice_deleted_in_severa_is_one_deleted_event_then_none() {
+    let h = SyncHarness::start(invoices_sync()).await;
+    invoice_sent(&h).await;
+    h.advance(3600).await;
+    h.ui_delete("Invoice", INVOICE_1001_GUID).await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 0);
+
+    let first = h.reconcile("invoices", &ReconcileRequest::default()).await;
+    assert_eq!(first.run.outcome, RunOutcome::Completed, "{first:?}");
+    let progress = first.progress.clone().expect("progress");
+    assert_eq!(
+        (progress.from, progress.to, progress.pages_total),
+        (NaiveDate::from_ymd_opt(2025, 12, 2), today(), 3)
+    );
+    // In the window: the Draft invoice and the Paid one of the other business unit, which the
+    // sync would not send (not "never sent").
+    assert_eq!(
+        progress.drift,
+        Drift {
+            in_severa: 2,
+            deleted: 1,
+            ..Drift::default()
+        }
+    );
+    assert_eq!(
+        h.calls("GetInvoiceByGUID").await.len(),
+        1,
+        "confirmed by GUID"
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let deleted = of_type(&got, "severa.invoice.deleted");
+    assert_eq!(deleted.len(), 1, "exactly one deleted event");
+    assert_eq!(
+        deleted[0].json()["data"]["records"],
+        json!([{"GUID": INVOICE_1001_GUID, "Date": "2026-01-31"}])
+    );
+    assert_eq!(got.len(), 2, "nothing else was sent");
+    assert_eq!(
+        h.calls("SetInvoiceStatus").await.len(),
+        1,
+        "a deleted event writes nothing back"
+    );
+    assert!(h.ledger("invoices", invoice_date()).await.is_empty());
+
+    h.advance(86_400).await;
+    let second = h.reconcile("invoices", &ReconcileRequest::default()).await;
+    assert_eq!(second.progress.expect("progress").drift.total(), 0);
+    h.drain().await;
+    assert_eq!(h.receiver.accepted().len(), 2, "no second deleted event");
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_invoice_edit_is_one_updated_event() {
+    let h = SyncHarness::start(invoices_sync()).await;
+    let sent = invoice_sent(&h).await;
+    h.advance(3600).await;
+    // Re-dated payment terms on an invoice already in accounting: the sync no longer reads it
+    // (Transferred), so only a reconciliation can see the edit.
+    h.ui_edit(
+        "Invoice",
+        INVOICE_1001_GUID,
+        json!({"DueDate": "2026-03-31", "PaymentTerm": 59}),
+        true,
+    )
+    .await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 0);
+
+    let first = h.reconcile("invoices", &ReconcileRequest::default()).await;
+    let drift = first.progress.expect("progress").drift;
+    assert_eq!(
+        (
+            drift.unchanged,
+            drift.changed,
+            drift.deleted,
+            drift.never_sent
+        ),
+        (0, 1, 0, 0),
+        "{drift:?}"
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let updated = of_type(&got, "severa.invoice.updated");
+    assert_eq!(updated.len(), 1);
+    let record = &updated[0].json()["data"]["records"][0];
+    assert_eq!(record["GUID"], INVOICE_1001_GUID);
+    assert_ne!(record["DueDate"], sent["DueDate"]);
+    assert!(
+        record["DueDate"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2026-03-31")),
+        "{record}"
+    );
+    assert_eq!(record["PaymentTerm"], 59);
+    assert_eq!(
+        record["InvoiceRows"], sent["InvoiceRows"],
+        "the whole invoice"
+    );
+    assert_eq!(got.len(), 2);
+    assert_eq!(h.invoice_status(INVOICE_1001_GUID).await, "Transferred");
+    assert_eq!(h.calls("SetInvoiceStatus").await.len(), 1);
+
+    h.advance(86_400).await;
+    let second = h.reconcile("invoices", &ReconcileRequest::default()).await;
+    let drift = second.progress.expect("progress").drift;
+    assert_eq!((drift.unchanged, drift.total()), (1, 0), "{drift:?}");
+    h.drain().await;
+    assert_eq!(h.receiver.accepted().len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_sent_invoice_never_sent_is_created_once_and_marked_transferred() {
+    let h = SyncHarness::start(invoices_sync()).await;
+    invoice_sent(&h).await;
+    h.advance(3600).await;
+    // Sent in Severa after the scheduled run; the reconciliation comes first.
+    let mut invoice = h.entities("Invoice").await[INVOICE_1001_GUID].clone();
+    let object = invoice.as_object_mut().expect("an invoice object");
+    object.remove("GUID");
+    object.remove("InvoiceRows");
+    invoice["Number"] = json!(1003);
+    invoice["Date"] = json!("2026-02-20");
+    invoice["InvoiceStatus"] = json!("Sent");
+    let created = h.ui_create("Invoice", &[invoice]).await;
+
+    let first = h.reconcile("invoices", &ReconcileRequest::default()).await;
+    let drift = first.progress.expect("progress").drift;
+    assert_eq!(
+        (drift.unchanged, drift.never_sent, drift.total()),
+        (1, 1, 1),
+        "{drift:?}"
+    );
+    h.drain().await;
+    let got = h.receiver.accepted();
+    let events = of_type(&got, "severa.invoice.created");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].guids(), created);
+    assert_eq!(events[0].json()["data"]["records"][0]["Number"], 1003);
+    // Delivered the way the sync delivers invoices: marked Transferred in Severa.
+    assert_eq!(h.invoice_status(&created[0]).await, "Transferred");
+    assert_eq!(got.len(), 2);
+
+    // Neither the scheduled sync nor the next reconciliation sends it again, even once the
+    // enqueued markers (35 days) have expired.
+    h.advance(3600).await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 0);
+    h.advance(36 * 86_400).await;
+    assert_eq!(h.run("invoices").await.records_enqueued, 0);
+    let again = h
+        .reconcile(
+            "invoices",
+            &ReconcileRequest {
+                from: NaiveDate::from_ymd_opt(2026, 1, 1),
+                to: today(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let drift = again.progress.expect("progress").drift;
+    assert_eq!((drift.unchanged, drift.total()), (2, 0), "{drift:?}");
+    h.drain().await;
+    assert_eq!(h.receiver.accepted().len(), 2, "the invoice arrived once");
     h.stop().await;
 }

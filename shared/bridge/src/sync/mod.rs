@@ -681,11 +681,11 @@ impl Scheduler {
 
     /// The job-queue message of one outbound job for `records` (routing attributes included,
     /// so its size is what SQS counts), and the records' keys. `event`: a reconciliation's
-    /// delivery; its job id names the event and each record's content digest as well as its
-    /// key, so each event of each record version has its own stable `webhook-id` (an
-    /// account's version is its `UpdatedTS`, which a silent edit keeps: by key alone, a second
-    /// silent edit would repeat the first edit's job id, and the worker and the target would
-    /// drop it as a redelivery).
+    /// delivery (write-back only for `created` invoices); its job id names the event and each
+    /// record's content digest as well as its key, so each event of each record version has
+    /// its own stable `webhook-id` (an account's version is its `UpdatedTS`, which a silent
+    /// edit keeps: by key alone, a second silent edit would repeat the first edit's job id, and
+    /// the worker and the target would drop it as a redelivery).
     fn outbound_message(
         &self,
         sync: &SyncDefinition,
@@ -706,11 +706,16 @@ impl Scheduler {
                 format!("{}:{event}:{}", sync.name, read::digest(&refs))
             }
         };
+        // An invoice the sync never sent is delivered as the sync delivers it: marked
+        // transferred once the target has it, so the sync does not send it again once its
+        // enqueued marker has expired. Updated and deleted events write nothing back.
         let write_back = match (&sync.read, records, event) {
-            (Read::Invoices(inv), [invoice], None) => Some(InvoiceStatusWriteBack {
-                invoice_guid: invoice.guid.clone(),
-                status: inv.transferred_status.clone(),
-            }),
+            (Read::Invoices(inv), [invoice], None | Some(reconcile::CREATED)) => {
+                Some(InvoiceStatusWriteBack {
+                    invoice_guid: invoice.guid.clone(),
+                    status: inv.transferred_status.clone(),
+                })
+            }
             _ => None,
         };
         let external_id = match records {
