@@ -9,6 +9,7 @@
 use crate::app::Outcome;
 use crate::error::{EXIT_FAILURE, one_line};
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
+use bridge::metrics::Metrics;
 use bridge::ports::SyncStore;
 use bridge::secrets::SecretCache;
 use bridge::sync::config::SyncConfig;
@@ -158,7 +159,12 @@ async fn reconcile(args: &ReconcileArgs) -> Result<String, String> {
                 ..Default::default()
             },
         },
-        SchedulerSettings::default(),
+        SchedulerSettings {
+            // A shell's stdout reaches no CloudWatch Logs: an EMF line (ReconcileDrift) there
+            // is no metric, only noise before the table, which has the counts.
+            metrics: Metrics::with_sink("scheduler", Arc::new(|_: &str| {})),
+            ..Default::default()
+        },
     );
     let request = ReconcileRequest {
         from: args.from,

@@ -171,6 +171,11 @@ pub struct SyncHarness {
     pub worker: Worker,
     pub severa: SeveraClient,
     pub metrics: Arc<Mutex<Vec<String>>>,
+    /// The sync configuration as the scheduler and worker read it (placeholders filled in):
+    /// what `SYNCS_JSON` holds for a process run against this harness (`bridgectl`).
+    pub syncs_json: String,
+    /// Secrets Manager id of the Severa API key.
+    pub severa_secret_id: String,
     clock: Arc<Mutex<DateTime<Utc>>>,
 }
 
@@ -285,6 +290,8 @@ impl SyncHarness {
             worker,
             severa,
             metrics,
+            syncs_json: text,
+            severa_secret_id: severa_secret,
             clock,
         };
         h.set_time(t0()).await;
