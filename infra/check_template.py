@@ -109,6 +109,13 @@ def main():
     # The worker's backstop (bridge::worker::MAX_RECEIVES): a day of retries must fit under it.
     check(queue.get("RedrivePolicy", {}).get("maxReceiveCount") == 500, "JobQueue: redrive maxReceiveCount must be 500 (bridge::worker::MAX_RECEIVES)")
     check(queue.get("SqsManagedSseEnabled") is True, "JobQueue: SSE")
+    # The producers split and refuse by bridge::ports::MAX_MESSAGE_BYTES; both queues must take that size.
+    limit = re.search(r"pub const MAX_MESSAGE_BYTES: usize = (\d+) \* 1024;", code)
+    check(limit is not None, "bridge::ports::MAX_MESSAGE_BYTES not found in the code")
+    if limit:
+        for name in ("JobQueue", "DeadLetterQueue"):
+            size = resources[name]["Properties"].get("MaximumMessageSize")
+            check(size == int(limit.group(1)) * 1024, f"{name}: MaximumMessageSize must be {int(limit.group(1)) * 1024} (bridge::ports::MAX_MESSAGE_BYTES), is {size}")
     check(resources["DeadLetterQueue"]["Properties"].get("SqsManagedSseEnabled") is True, "DeadLetterQueue: SSE")
     longest_window = template["Parameters"]["WorkerBatchWindowSeconds"]["MaxValue"]
     visibility = template["Mappings"]["WorkerTimeoutToVisibility"]
