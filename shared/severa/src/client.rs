@@ -282,7 +282,7 @@ impl SeveraClient {
             ));
         }
 
-        let (decoded, pumped) = stream_decode::<T>(response, self.config.max_response_bytes).await;
+        let (decoded, pumped) = decode_body::<T>(response, self.config.max_response_bytes).await;
         let received = match pumped {
             Ok(n) => n,
             Err(PumpError::TooLarge(limit)) => {
@@ -416,6 +416,47 @@ fn html_title(page: &str) -> Option<String> {
 enum PumpError {
     TooLarge(u64),
     Body(reqwest::Error),
+}
+
+/// Answers up to this size (one entity, a fault, a short list) are read whole and parsed on the
+/// calling task: handing them to a parser thread cost more CPU than the parse (a thread wake-up
+/// on each side), and the parse takes well under 100 µs, short enough not to hold up the runtime.
+const INLINE_PARSE_BYTES: u64 = 16 * 1024;
+
+/// The body decoded: small answers with a known length whole, everything else streamed.
+async fn decode_body<T: FromWire + Send + 'static>(
+    response: reqwest::Response,
+    max_bytes: u64,
+) -> (Result<Decoded<T>, WireError>, Result<u64, PumpError>) {
+    match response.content_length() {
+        Some(length) if length <= INLINE_PARSE_BYTES.min(max_bytes) => {
+            whole_decode(response, length, max_bytes).await
+        }
+        _ => stream_decode(response, max_bytes).await,
+    }
+}
+
+/// Reads the whole (small) body, then parses it. The declared length only sizes the buffer:
+/// the limit is checked on what arrives, as when streaming.
+async fn whole_decode<T: FromWire>(
+    mut response: reqwest::Response,
+    declared: u64,
+    max_bytes: u64,
+) -> (Result<Decoded<T>, WireError>, Result<u64, PumpError>) {
+    let mut body = Vec::with_capacity(declared as usize);
+    let pumped = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > max_bytes {
+                    break Err(PumpError::TooLarge(max_bytes));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break Ok(body.len() as u64),
+            Err(e) => break Err(PumpError::Body(e)),
+        }
+    };
+    (decode_response::<_, T>(body.as_slice()), pumped)
 }
 
 /// Feeds body chunks to the parser as they arrive; at most a few chunks are buffered, so memory

@@ -1221,6 +1221,46 @@ async fn injected_transport_failures() {
     h.stop().await;
 }
 
+/// An answer larger than the client reads whole (16 KiB) is parsed as it streams in; cut off,
+/// it is `Truncated` like a small one, and read whole it decodes every entry.
+#[tokio::test]
+async fn a_large_answer_streams_and_a_cut_one_is_truncated() {
+    let h = Harness::start().await;
+    let c = &h.client;
+    let long_text = "x".repeat(1500);
+    for _ in 0..20 {
+        let mut entry = hour_entry(
+            fixture::PHASE_WEBSHOP_DEV_GUID,
+            fixture::USER_BOB_GUID,
+            "1.5",
+        );
+        entry.description = Some(long_text.clone());
+        c.add_new_hour_entry(&entry).await.unwrap();
+    }
+    let day = dt("2026-01-20");
+    let read = || c.get_hour_entries_by_date_and_user_guid(None, day, day, fixture::USER_BOB_GUID);
+    h.post(
+        "faults",
+        json!({"operation": "GetHourEntriesByDateAndUserGUID", "kind": "truncate", "times": 1}),
+    )
+    .await;
+    let e = read().await.unwrap_err();
+    assert_eq!(
+        transport_of(&e),
+        (TransportKind::Truncated, Some(200)),
+        "{e}"
+    );
+    let entries = read().await.unwrap().value;
+    let long: Vec<_> = entries
+        .iter()
+        .filter(|e| e.description.as_deref() == Some(long_text.as_str()))
+        .collect();
+    assert_eq!(long.len(), 20);
+    let logged = h.last_request().await;
+    assert_eq!(logged["operation"], "GetHourEntriesByDateAndUserGUID");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn injected_hang_times_out() {
     let h = Harness::start().await;

@@ -81,9 +81,12 @@ fn bare(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }
 
-/// A 200 response whose body stops halfway and then breaks the connection.
+/// A 200 response whose body stops halfway and then breaks the connection. It declares the
+/// whole answer's length, as IIS does for WCF's buffered answers, so the client sees a body
+/// that ends before its Content-Length.
 fn truncated(body: String) -> Response {
     let bytes = Bytes::from(body.into_bytes());
+    let declared = bytes.len();
     let cut = bytes.slice(..bytes.len() / 2);
     // Send the first half, give the connection a moment to flush it, then fail the body so
     // the connection is cut before the declared end.
@@ -108,7 +111,10 @@ fn truncated(body: String) -> Response {
     });
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/xml; charset=utf-8".to_string()),
+            (header::CONTENT_LENGTH, declared.to_string()),
+        ],
         Body::from_stream(stream),
     )
         .into_response()
