@@ -15,8 +15,15 @@
 //! Per-job overhead = (CPU of the worker run − CPU of the raw run) / jobs, with the process's
 //! `getrusage` user + system time; both runs make the same Severa calls through the same client.
 //!
+//! CPUs: Severa runs on Visma's machines, not on the worker's, so by default the simulator gets
+//! the first half of this process's CPUs and the client side the rest (`sched_setaffinity`);
+//! otherwise every µs the worker spends is taken from the simulator, and the ratio measures
+//! the sum of both rather than whether the worker keeps up with Severa. `PIN=0` shares all
+//! CPUs between both (the earlier method; its figures are in BENCHMARKS.md too).
+//!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
-//! `JOBS` (default 10000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS` (default 3).
+//! `JOBS` (default 10000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS` (default 3),
+//! `PIN` (default 1).
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -53,16 +60,74 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The CPUs this process may run on, split in two: (simulator, client). `None` when pinning is
+/// off or there are fewer than two CPUs.
+fn cpu_halves() -> Option<(Vec<usize>, Vec<usize>)> {
+    if std::env::var("PIN").as_deref() == Ok("0") {
+        return None;
+    }
+    // SAFETY: sched_getaffinity fills the zeroed set we own; pid 0 is this thread.
+    let cpus: Vec<usize> = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
+    };
+    if cpus.len() < 2 {
+        return None;
+    }
+    let (sim, client) = cpus.split_at(cpus.len() / 2);
+    Some((sim.to_vec(), client.to_vec()))
+}
+
+/// Restricts this thread (and every thread it starts later) to `cpus`.
+fn pin_to(cpus: &[usize]) {
+    // SAFETY: CPU_SET writes into the zeroed set we own; pid 0 is this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "sched_setaffinity({cpus:?})");
+    }
+}
+
+/// The simulator's CPUs, from the parent (which has pinned itself by then).
+const SIM_CPUS_VAR: &str = "WORKER_BENCH_SIM_CPUS";
+
 fn main() {
     if std::env::var(ROLE_VAR).as_deref() == Ok("sim") {
+        let cpus: Vec<usize> = std::env::var(SIM_CPUS_VAR)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|cpu| cpu.parse().ok())
+            .collect();
+        if !cpus.is_empty() {
+            pin_to(&cpus);
+        }
         run_simulator();
         return;
     }
+    let halves = cpu_halves();
     // `cargo test --benches` / `cargo bench -- --list` style probes pass flags; only run on
     // `cargo bench` (which passes `--bench`) or when started by hand without arguments.
     let args: Vec<String> = std::env::args().skip(1).collect();
     if !args.is_empty() && !args.iter().any(|a| a == "--bench") {
         return;
+    }
+    match &halves {
+        Some((sim, client)) => {
+            println!("CPUs: simulator on {sim:?}, client side on {client:?}");
+            let list: Vec<String> = sim.iter().map(usize::to_string).collect();
+            // SAFETY: set before any other thread exists (the runtime is built below).
+            unsafe { std::env::set_var(SIM_CPUS_VAR, list.join(",")) };
+            pin_to(client);
+        }
+        None => println!("CPUs: shared by the simulator and the client side (PIN=0 or one CPU)"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,6 +169,24 @@ struct SimProcess {
 }
 
 impl SimProcess {
+    /// The simulator's user + system CPU time so far (`/proc/<pid>/stat`, fields 14 and 15).
+    fn cpu(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+        let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let field = |n: usize| -> u64 {
+            after_name
+                .split_whitespace()
+                .nth(n - 3)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        // SAFETY: sysconf has no preconditions.
+        let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_micros((field(14) + field(15)) * 1_000_000 / ticks_per_second)
+    }
+
     fn start() -> Self {
         let exe = std::env::current_exe().expect("own executable");
         let mut child = Command::new(exe)
@@ -403,6 +486,8 @@ fn event(records: Vec<SqsMessage>) -> SqsEvent {
 struct Measured {
     wall: Duration,
     cpu: Duration,
+    /// The simulator process's CPU time over the same workload.
+    sim_cpu: Duration,
 }
 
 impl Measured {
@@ -459,6 +544,7 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
     }
     let next = Arc::new(AtomicUsize::new(in_flight));
     let cpu = process_cpu();
+    let sim_cpu = sim.cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..in_flight)
         .map(|_| {
@@ -476,6 +562,7 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
     Measured {
         wall: started.elapsed(),
         cpu: process_cpu() - cpu,
+        sim_cpu: sim.cpu().saturating_sub(sim_cpu),
     }
 }
 
@@ -537,6 +624,7 @@ async fn worker_run(
         .collect();
     let queue = Arc::new(Mutex::new(batches.into_iter()));
     let cpu = process_cpu();
+    let sim_cpu = sim.cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..instances)
         .map(|_| {
@@ -562,6 +650,7 @@ async fn worker_run(
     let measured = Measured {
         wall: started.elapsed(),
         cpu: process_cpu() - cpu,
+        sim_cpu: sim.cpu().saturating_sub(sim_cpu),
     };
     assert_eq!(failures, 0, "records reported for retry");
     assert_eq!(
@@ -642,14 +731,15 @@ async fn bench() {
         sim.child.id()
     );
     println!(
-        "{:>5} | {:>12} | {:>12} | {:>7} | {:>14} | {:>14} | {:>14}",
+        "{:>5} | {:>12} | {:>12} | {:>7} | {:>14} | {:>14} | {:>14} | {:>14}",
         "round",
         "raw jobs/s",
         "worker jobs/s",
         "ratio",
         "raw CPU/job",
         "worker CPU/job",
-        "overhead/job"
+        "overhead/job",
+        "sim CPU/call"
     );
     let mut ratios = Vec::new();
     let mut overheads = Vec::new();
@@ -678,8 +768,9 @@ async fn bench() {
         let overhead = per_job(&worker) - per_job(&raw);
         ratios.push(ratio);
         overheads.push(overhead);
+        let sim_per_call = raw.sim_cpu.as_secs_f64() * 1e6 / jobs as f64;
         println!(
-            "{:>5} | {:>12.0} | {:>12.0} | {:>6.1}% | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs",
+            "{:>5} | {:>12.0} | {:>12.0} | {:>6.1}% | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs",
             round + 1,
             raw.jobs_per_second(jobs),
             worker.jobs_per_second(jobs),
@@ -687,6 +778,7 @@ async fn bench() {
             per_job(&raw),
             per_job(&worker),
             overhead,
+            sim_per_call,
         );
     }
     let median = |values: &mut Vec<f64>| {
