@@ -15,15 +15,15 @@
 //! Per-job overhead = (CPU of the worker run − CPU of the raw run) / jobs, with the process's
 //! `getrusage` user + system time; both runs make the same Severa calls through the same client.
 //!
-//! CPUs: Severa runs on Visma's machines, not on the worker's, so by default the simulator gets
-//! the first half of this process's CPUs and the client side the rest (`sched_setaffinity`);
-//! otherwise every µs the worker spends is taken from the simulator, and the ratio measures
-//! the sum of both rather than whether the worker keeps up with Severa. `PIN=0` shares all
-//! CPUs between both (the earlier method; its figures are in BENCHMARKS.md too).
+//! CPUs: by default the simulator and the client side share every CPU (the ratio then measures
+//! the worker's CPU per job plus the simulator's against the raw client's plus the simulator's).
+//! `PIN=1` gives the simulator the first half of this process's CPUs and the client side the
+//! rest (`sched_setaffinity`), as Severa runs on Visma's machines, not the worker's; on a
+//! shared or busy machine pinned runs are very noisy.
 //!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
 //! `JOBS` (default 10000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS` (default 3),
-//! `PIN` (default 1).
+//! `PIN` (default 0).
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -63,7 +63,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// The CPUs this process may run on, split in two: (simulator, client). `None` when pinning is
 /// off or there are fewer than two CPUs.
 fn cpu_halves() -> Option<(Vec<usize>, Vec<usize>)> {
-    if std::env::var("PIN").as_deref() == Ok("0") {
+    if std::env::var("PIN").as_deref() != Ok("1") {
         return None;
     }
     // SAFETY: sched_getaffinity fills the zeroed set we own; pid 0 is this thread.
@@ -127,7 +127,7 @@ fn main() {
             unsafe { std::env::set_var(SIM_CPUS_VAR, list.join(",")) };
             pin_to(client);
         }
-        None => println!("CPUs: shared by the simulator and the client side (PIN=0 or one CPU)"),
+        None => println!("CPUs: shared by the simulator and the client side (PIN=1 splits them)"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
