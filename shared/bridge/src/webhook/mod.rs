@@ -152,7 +152,7 @@ impl Webhook {
         let now = (self.clock)();
 
         let secret = self.signing_secret(source).await?;
-        let (dedup_id, job) = match source.format {
+        let (webhook_id, delivered_at) = match source.format {
             Format::StandardWebhooks => {
                 let verified = verify::standard_webhooks::verify(
                     request.headers(),
@@ -163,34 +163,18 @@ impl Webhook {
                 )
                 .map_err(rejected)?;
                 log.webhook_id = Some(verified.webhook_id.clone());
-                let job = canonical_job(source, &verified.webhook_id, verified.timestamp, body)?;
-                (verified.webhook_id, job)
+                (verified.webhook_id, verified.timestamp)
             }
             Format::Toggl => {
                 verify::toggl::verify(request.headers(), body, &secret).map_err(rejected)?;
-                let mapping = source.toggl.as_ref().ok_or_else(|| {
-                    Answer::internal(format!("source {} has no toggl mapping", source.name))
-                })?;
-                match toggl::interpret(&source.name, mapping, body, now)? {
-                    toggl::Interpreted::Answer(answer) => return Ok(answer),
-                    toggl::Interpreted::Job(parts) => {
-                        log.webhook_id = Some(parts.dedup_id.clone());
-                        let job = Job {
-                            schema_version: job::SCHEMA_VERSION,
-                            job_id: job_id(&source.name, &parts.dedup_id),
-                            source: source.name.clone(),
-                            external_id: parts.external_id,
-                            occurred_at: parts.occurred_at,
-                            correlation_id: parts.dedup_id.clone(),
-                            action: parts.action,
-                        };
-                        job.validate()
-                            .map_err(|e| Answer::invalid(&e.field, e.reason))?;
-                        (parts.dedup_id, job)
-                    }
-                }
+                (String::new(), now)
             }
         };
+        let (dedup_id, job) = match interpret(source, &webhook_id, delivered_at, body)? {
+            Interpreted::Answer(answer) => return Ok(answer),
+            Interpreted::Job { dedup_id, job } => (dedup_id, job),
+        };
+        log.webhook_id = Some(dedup_id.clone());
         log.job_id = Some(job.job_id.clone());
         log.kind = Some(job.kind().as_str());
         check_allowed(source, &job)?;
@@ -569,6 +553,90 @@ fn job_id(source: &str, dedup_id: &str) -> String {
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// What a verified delivery's body asks for.
+enum Interpreted {
+    /// Enqueue `job`, once per `dedup_id`.
+    Job { dedup_id: String, job: Box<Job> },
+    /// Answer at once (a PING, an ignored event); nothing is enqueued.
+    Answer(Answer),
+}
+
+/// The body of a delivery whose signature checked out → the job to enqueue (validated), or the
+/// answer that ends the request. `webhook_id` and `delivered_at` are the verified Standard
+/// Webhooks id and timestamp; Toggl deliveries carry neither (their dedup id comes from the body)
+/// and pass the receive time.
+fn interpret(
+    source: &Source,
+    webhook_id: &str,
+    delivered_at: DateTime<Utc>,
+    body: &[u8],
+) -> Result<Interpreted, Answer> {
+    match source.format {
+        Format::StandardWebhooks => {
+            let job = canonical_job(source, webhook_id, delivered_at, body)?;
+            Ok(Interpreted::Job {
+                dedup_id: webhook_id.to_string(),
+                job: Box::new(job),
+            })
+        }
+        Format::Toggl => {
+            let mapping = source.toggl.as_ref().ok_or_else(|| {
+                Answer::internal(format!("source {} has no toggl mapping", source.name))
+            })?;
+            match toggl::interpret(&source.name, mapping, body, delivered_at)? {
+                toggl::Interpreted::Answer(answer) => Ok(Interpreted::Answer(answer)),
+                toggl::Interpreted::Job(parts) => {
+                    let job = Job {
+                        schema_version: job::SCHEMA_VERSION,
+                        job_id: job_id(&source.name, &parts.dedup_id),
+                        source: source.name.clone(),
+                        external_id: parts.external_id,
+                        occurred_at: parts.occurred_at,
+                        correlation_id: parts.dedup_id.clone(),
+                        action: parts.action,
+                    };
+                    job.validate()
+                        .map_err(|e| Answer::invalid(&e.field, e.reason))?;
+                    Ok(Interpreted::Job {
+                        dedup_id: parts.dedup_id,
+                        job: Box::new(job),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// What [`Webhook::handle`] makes of a delivery's body once the signature checked out, without
+/// the HTTP, secret, dedup and queue steps around it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyOutcome {
+    /// The (validated) job the handler enqueues, once per `dedup_id`.
+    Job { dedup_id: String, job: Box<Job> },
+    /// The handler answers without enqueueing (a PING, an ignored event, a refused body):
+    /// the status and JSON body it sends.
+    Answer { status: StatusCode, body: Value },
+}
+
+/// The body step of [`Webhook::handle`] on its own, for fuzz targets and property tests: the
+/// same code the handler runs after verification. `webhook_id` and `delivered_at` stand for the
+/// verified `webhook-id` and `webhook-timestamp` of a Standard Webhooks delivery; for a Toggl
+/// source the id is unused and `delivered_at` is the receive time.
+pub fn interpret_verified_body(
+    source: &Source,
+    webhook_id: &str,
+    delivered_at: DateTime<Utc>,
+    body: &[u8],
+) -> BodyOutcome {
+    match interpret(source, webhook_id, delivered_at, body) {
+        Ok(Interpreted::Job { dedup_id, job }) => BodyOutcome::Job { dedup_id, job },
+        Ok(Interpreted::Answer(answer)) | Err(answer) => BodyOutcome::Answer {
+            status: answer.status,
+            body: answer.body,
+        },
+    }
 }
 
 /// A canonical body (`{"kind", "external_id", "occurred_at"?, "payload"}`) completed into a
