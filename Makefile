@@ -1,7 +1,7 @@
 # severa-bridge — single entry point. `make demo` and `make test` are the README's two commands.
 SHELL := /bin/bash
 
-.PHONY: demo dev demo-severa test chaos sim bench bench-worker coldstart lint-infra fmt lint help
+.PHONY: demo dev demo-severa test chaos sim bench bench-worker coldstart fuzz lint-infra fmt lint help
 
 help:
 	@echo "make demo   - the whole pipeline locally (moto, severa-sim, functions under cargo lambda): scenario + report"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench  - criterion benchmark of the SOAP response parser"
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
 	@echo "make coldstart - release binaries: time to 'ready for the first event' and RSS"
+	@echo "make fuzz   - cargo-fuzz targets (SOAP reader, webhook verifiers, job/Toggl parsers, configs), FUZZ_SECONDS each (default 600); see FUZZING.md"
 	@echo "make lint-infra - cfn-lint, checkov and the template-vs-code checks of infra/template.yaml"
 
 demo:
@@ -43,6 +44,9 @@ coldstart:
 	cargo build --release --locked -p webhook -p worker
 	scripts/moto.sh venv
 	PATH="$(CURDIR)/.venv/bin:$$PATH" python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
+
+fuzz:
+	@scripts/fuzz.sh
 
 lint-infra:
 	@scripts/lint-infra.sh

@@ -1,0 +1,4 @@
+#![no_main]
+//! See `fuzz_checks::verify::toggl` for the input and the invariants.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::verify::toggl(data));
