@@ -385,6 +385,27 @@ fn signed_headers_verify() {
     assert!(standard_webhooks::signed_headers(&s, "bad\nid", now, b"{}").is_err());
 }
 
+/// Fuzzing regression (FUZZING.md, finding 1): `signed_headers` accepted a non-ASCII id that
+/// `HeaderValue` stores as obs-text, producing headers `verify` refuses ("not visible ASCII").
+#[test]
+fn signed_headers_refuse_ids_receivers_cannot_read() {
+    let s = SigningSecret::from_bytes(vec![42; 32]).unwrap();
+    let now = at(1_700_000_000);
+    for id in ["\u{FFFD}", "msg_ä", "évt"] {
+        assert_eq!(
+            standard_webhooks::signed_headers(&s, id, now, b"{}").unwrap_err(),
+            VerifyError::MalformedHeader {
+                header: ID_HEADER,
+                reason: "not a valid header value"
+            },
+            "{id:?}"
+        );
+    }
+    // Visible ASCII, spaces and tabs still go through and verify.
+    let h = standard_webhooks::signed_headers(&s, "msg 1\tx", now, b"{}").unwrap();
+    assert!(standard_webhooks::verify(&h, b"{}", &s, now, DEFAULT_TOLERANCE).is_ok());
+}
+
 proptest! {
     #[test]
     fn sign_then_verify_parts_round_trips(

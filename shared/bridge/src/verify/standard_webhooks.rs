@@ -145,8 +145,12 @@ pub fn signed_headers(
     timestamp: DateTime<Utc>,
     raw_body: &[u8],
 ) -> Result<HeaderMap, VerifyError> {
+    // `HeaderValue` also takes bytes above 0x7F, but `verify` (like most receivers) reads only
+    // visible ASCII: such an id would make a delivery no receiver can verify.
     let id = HeaderValue::from_str(webhook_id)
-        .map_err(|_| malformed(ID_HEADER, "not a valid header value"))?;
+        .ok()
+        .filter(|v| v.to_str().is_ok())
+        .ok_or_else(|| malformed(ID_HEADER, "not a valid header value"))?;
     let signature = sign(secret, webhook_id, timestamp, raw_body);
     let mut headers = HeaderMap::with_capacity(3);
     headers.insert(ID_HEADER, id);
