@@ -324,6 +324,8 @@ fn serde_error(path: String, e: &serde_json::Error) -> ConfigError {
             } else {
                 join(&field)
             };
+            // A top-level key named "" would otherwise be reported under no key at all.
+            let key = if key.is_empty() { "\"\"".to_string() } else { key };
             return err(key, format!("unknown key ({expected})"));
         }
     }
@@ -825,6 +827,23 @@ mod tests {
         );
         assert_eq!(key_of(json!({"sources": {}})), "sources");
         assert_eq!(key_of(json!({})), "sources");
+    }
+
+    /// Fuzzing regression (FUZZING.md, finding 2): an unknown top-level key named "" gave an
+    /// error with an empty key.
+    #[test]
+    fn an_empty_unknown_key_is_named() {
+        let e = Config::from_json(r#"{"": 1, "sources": {}}"#).unwrap_err();
+        assert_eq!(e.key, "\"\"");
+        assert!(e.reason.starts_with("unknown key"), "{e}");
+        let nested = key_of(
+            json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "": 1}}}),
+        );
+        assert!(!nested.is_empty() && nested.starts_with("sources.crm"), "{nested}");
+        // The input the fuzzer found (fuzz/regressions/sources_config/).
+        let found = "{\"\"sources\":{\"\\rm\":{\"form     \"max_body_bytes*: 26mboa_dxy_bytes\":10jects\":{\"2\x07_id\":\"s\"}}true}";
+        let e = Config::from_json(found).unwrap_err();
+        assert_eq!(e.key, "\"\"", "{e:?}");
     }
 
     #[test]
