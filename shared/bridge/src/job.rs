@@ -657,7 +657,9 @@ impl<'de> Deserialize<'de> for Job {
     }
 }
 
-fn text(field: &str, value: &str, max_chars: usize) -> Result<(), InvalidJob> {
+/// A required text field: not blank, at most `max_chars`, only characters XML can carry. Also
+/// applied by the sources configuration to the values it puts into jobs.
+pub(crate) fn text(field: &str, value: &str, max_chars: usize) -> Result<(), InvalidJob> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
@@ -700,7 +702,7 @@ fn email_address(field: &str, value: &str) -> Result<(), InvalidJob> {
     }
 }
 
-fn user_ref(field: &str, user: &UserRef) -> Result<(), InvalidJob> {
+pub(crate) fn user_ref(field: &str, user: &UserRef) -> Result<(), InvalidJob> {
     match user {
         UserRef::Guid(v) | UserRef::Code(v) => text(field, v, limits::NAME),
         UserRef::Email(v) => email_address(field, v),

@@ -16,7 +16,9 @@
 //! }}
 //! ```
 
-use crate::job::{CaseRef, JobKind, PhaseRef, UserRef, WorkTypeRef, is_source_name};
+use crate::job::{
+    self, CaseRef, InvalidJob, JobKind, PhaseRef, UserRef, WorkTypeRef, is_source_name,
+};
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -325,7 +327,11 @@ fn serde_error(path: String, e: &serde_json::Error) -> ConfigError {
                 join(&field)
             };
             // A top-level key named "" would otherwise be reported under no key at all.
-            let key = if key.is_empty() { "\"\"".to_string() } else { key };
+            let key = if key.is_empty() {
+                "\"\"".to_string()
+            } else {
+                key
+            };
             return err(key, format!("unknown key ({expected})"));
         }
     }
@@ -544,13 +550,19 @@ fn validate_toggl(key: &str, raw: RawToggl) -> Result<TogglMapping, ConfigError>
 }
 
 /// A user reference with a non-blank key (and an `@` in an e-mail).
+/// A mapped or allowed user: the job schema's rules for a user reference (a value no job could
+/// carry would fail every delivery with a 400, or never match).
 fn check_user(key: &str, user: &UserRef) -> Result<(), ConfigError> {
     let (UserRef::Guid(v) | UserRef::Code(v) | UserRef::Email(v)) = user;
     not_blank(key, v)?;
     if matches!(user, UserRef::Email(_)) && !v.contains('@') {
         return Err(err(format!("{key}.email"), "not an e-mail address"));
     }
-    Ok(())
+    let field = match user {
+        UserRef::Email(_) => format!("{key}.email"),
+        UserRef::Guid(_) | UserRef::Code(_) => key.to_string(),
+    };
+    job_rule(job::user_ref(&field, user))
 }
 
 fn utc() -> FixedOffset {
@@ -565,17 +577,28 @@ fn not_blank(key: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Mapped values end up in every job built from them: the job schema's rules apply here, so a
+/// value no job could carry stops the deployment instead of failing each delivery with a 400.
+fn job_rule(checked: Result<(), InvalidJob>) -> Result<(), ConfigError> {
+    checked.map_err(|e| err(e.field, e.reason))
+}
+
+/// Phase, work type and case GUIDs: the job schema's limit for a reference.
+const MAX_REF_CHARS: usize = 256;
+
 fn check_case(key: &str, case: &CaseRef) -> Result<(), ConfigError> {
     match case {
         CaseRef::Number(n) if *n <= 0 => Err(err(format!("{key}.number"), "must be positive")),
         CaseRef::Number(_) => Ok(()),
-        CaseRef::Guid(g) => not_blank(&format!("{key}.guid"), g),
+        CaseRef::Guid(g) => job_rule(job::text(&format!("{key}.guid"), g, MAX_REF_CHARS)),
     }
 }
 
 fn check_phase(key: &str, phase: Option<&PhaseRef>) -> Result<(), ConfigError> {
     match phase {
-        Some(PhaseRef::Guid(v) | PhaseRef::Code(v) | PhaseRef::Name(v)) => not_blank(key, v),
+        Some(PhaseRef::Guid(v) | PhaseRef::Code(v) | PhaseRef::Name(v)) => {
+            job_rule(job::text(key, v, MAX_REF_CHARS))
+        }
         None => Ok(()),
     }
 }
@@ -583,7 +606,7 @@ fn check_phase(key: &str, phase: Option<&PhaseRef>) -> Result<(), ConfigError> {
 fn check_work_type(key: &str, work_type: Option<&WorkTypeRef>) -> Result<(), ConfigError> {
     match work_type {
         Some(WorkTypeRef::Guid(v) | WorkTypeRef::Code(v) | WorkTypeRef::Name(v)) => {
-            not_blank(key, v)
+            job_rule(job::text(key, v, MAX_REF_CHARS))
         }
         None => Ok(()),
     }
@@ -839,11 +862,49 @@ mod tests {
         let nested = key_of(
             json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "": 1}}}),
         );
-        assert!(!nested.is_empty() && nested.starts_with("sources.crm"), "{nested}");
+        assert!(
+            !nested.is_empty() && nested.starts_with("sources.crm"),
+            "{nested}"
+        );
         // The input the fuzzer found (fuzz/regressions/sources_config/).
         let found = "{\"\"sources\":{\"\\rm\":{\"form     \"max_body_bytes*: 26mboa_dxy_bytes\":10jects\":{\"2\x07_id\":\"s\"}}true}";
         let e = Config::from_json(found).unwrap_err();
         assert_eq!(e.key, "\"\"", "{e:?}");
+    }
+
+    /// Fuzzing regression (FUZZING.md, finding 3): the configuration accepted mapped values
+    /// that every job built from them fails (`payload.user: is not an e-mail address`), so each
+    /// delivery was refused with a 400 instead of the deployment stopping.
+    #[test]
+    fn mapped_values_follow_the_job_rules() {
+        let found = r#"{"sources":{"toggl":{"format":"toggl","secret_id":"s","toggl":{"projects":{"201":{"case":{"number":2}}},"users":{"301":{"email":"alice@example.66666676CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC1CCCCCCCCCCCCCC aCCCCCcom"},"302":{"guid":"g"}},"utc_offset":"-11:30","workspaces":{"7":{"case":{"guid":"sim-case-webshop"},"phase":{"code":"P1"},"work_type":{"name":"Dev"}}}}}}}"#;
+        let e = Config::from_json(found).unwrap_err();
+        assert_eq!(e.key, "sources.toggl.toggl.users.301.email", "{e}");
+        let long = "x".repeat(257);
+        for (toggl, key) in [
+            (
+                json!({"users": {"301": {"email": "alice@localhost"}}}),
+                "sources.toggl.toggl.users.301.email",
+            ),
+            (
+                json!({"users": {"301": {"code": "A\u{1}"}}}),
+                "sources.toggl.toggl.users.301",
+            ),
+            (
+                json!({"projects": {"201": {"case": {"guid": long}}}}),
+                "sources.toggl.toggl.projects.201.case.guid",
+            ),
+            (
+                json!({"projects": {"201": {"case": {"number": 1}, "phase": {"name": "P\u{0}"}}}}),
+                "sources.toggl.toggl.projects.201.phase",
+            ),
+            (
+                json!({"workspaces": {"7": {"work_type": {"code": long}}}}),
+                "sources.toggl.toggl.workspaces.7.work_type",
+            ),
+        ] {
+            assert_eq!(key_of(toggl_source(toggl)), key);
+        }
     }
 
     #[test]
