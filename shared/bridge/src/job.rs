@@ -898,6 +898,23 @@ mod outbound_tests {
         assert_eq!(Job::from_json(job.to_json().as_bytes()).unwrap(), job);
     }
 
+    /// Fuzzing regression (FUZZING.md, finding 6): a number in a record changed by one ulp
+    /// over to_json/from_json (serde_json's default float parser is not exact), so a job did
+    /// not read back as itself.
+    #[test]
+    fn record_numbers_survive_the_round_trip() {
+        let digits = format!("5{}", "6".repeat(112));
+        let mut p = invoice_payload();
+        p["records"] = serde_json::from_str(&format!(
+            r#"[{{"a": {digits}, "b": 5.666666666666667e+112, "c": 0.1, "d": 1e-300, "e": 12.5}}]"#
+        ))
+        .unwrap();
+        let job = outbound(OUTBOUND_SOURCE, p).unwrap();
+        let again = Job::from_json(job.to_json().as_bytes()).unwrap();
+        assert_eq!(again, job);
+        assert_eq!(again.to_json(), job.to_json());
+    }
+
     #[test]
     fn only_the_scheduler_source_may_carry_outbound_jobs() {
         // Every webhook source name is a valid source name; none can be OUTBOUND_SOURCE.
