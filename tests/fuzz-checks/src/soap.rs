@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use severa::entities::{Account, Case, Contact, HourEntry, Invoice, User};
 use severa::wire::{
     Decoded, FromWire, NS_API, NS_ARRAYS, NS_ENTITIES, NS_SEVERA, NS_SOAP_ENV, NS_XSI, Outcome,
-    ToWire, XmlOut, decode_response, escape_text, invalid_xml_char,
+    ToWire, WireError, XmlOut, decode_response, escape_text, invalid_xml_char,
 };
 use severa::{Fault, FaultKind, Quota, SeveraError, Value, WireDateTime};
 use std::fmt::Debug;
@@ -17,10 +17,7 @@ use std::io::BufReader;
 pub fn envelope(data: &[u8]) {
     let whole = decode_response::<_, Value>(data);
     let trickled = decode_response::<_, Value>(BufReader::with_capacity(3, data));
-    assert_eq!(
-        whole, trickled,
-        "the decoded envelope depends on how the bytes arrive"
-    );
+    same_either_way(data, &whole, &trickled);
     let decoded = match whole {
         Ok(decoded) => decoded,
         Err(e) => {
@@ -137,6 +134,32 @@ pub fn fault(data: &[u8]) {
     check_fault(fault, decoded.quota);
 }
 
+/// The result of reading `data` whole equals the result of reading it a few bytes at a time
+/// (the client parses the body as network chunks arrive).
+///
+/// One allowed difference (FUZZING.md, finding 7): a body that is not UTF-8 and ends inside an
+/// unclosed construct (`<!DOCTYPE …`, a comment) is refused either way, but quick-xml reports
+/// the unclosed construct at the end of input ([`WireError::Truncated`]) when it sees the whole
+/// body, and may meet the invalid byte first ([`WireError::Xml`]) when the bytes come in pieces.
+fn same_either_way<T: PartialEq + Debug>(
+    data: &[u8],
+    whole: &Result<Decoded<T>, WireError>,
+    trickled: &Result<Decoded<T>, WireError>,
+) {
+    let encoding_or_cut_off = |a: &WireError, b: &WireError| matches!((a, b), (WireError::Truncated, WireError::Xml(m)) if m.contains("decode"));
+    if let (Err(a), Err(b)) = (whole, trickled) {
+        if std::str::from_utf8(data).is_err()
+            && (encoding_or_cut_off(a, b) || encoding_or_cut_off(b, a))
+        {
+            return;
+        }
+    }
+    assert_eq!(
+        whole, trickled,
+        "the result depends on how the bytes arrive"
+    );
+}
+
 /// What holds for every decoded fault: the kind follows the detail name, retrying follows the
 /// kind, and the error built from it can be shown.
 pub fn check_fault(fault: &Fault, quota: Quota) {
@@ -191,10 +214,7 @@ where
 {
     let whole = decode_response::<_, R>(data);
     let trickled = decode_response::<_, R>(BufReader::with_capacity(3, data));
-    assert_eq!(
-        whole, trickled,
-        "the typed result depends on how the bytes arrive"
-    );
+    same_either_way(data, &whole, &trickled);
     let Ok(Decoded {
         quota,
         outcome: Outcome::Result(Some(value)),
