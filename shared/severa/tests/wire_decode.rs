@@ -862,3 +862,21 @@ fn elements_nested_50_000_deep_are_an_error_not_a_stack_overflow() {
     let shallow = format!("{}x{}", "<a:n>".repeat(100), "</a:n>".repeat(100));
     assert!(decode_response::<_, Value>(response("GetVersion", &shallow).as_bytes()).is_ok());
 }
+
+/// Fuzzing finding 7 (FUZZING.md): a body that is not UTF-8 and breaks off inside an unclosed
+/// `<!DOCTYPE` is refused whether it arrives whole or a few bytes at a time; quick-xml names a
+/// different reason (the cut-off whole, the invalid byte in pieces), so only the refusal is
+/// asserted, plus that a well-formed answer decodes the same both ways.
+#[test]
+fn broken_bodies_are_refused_however_they_arrive() {
+    let body: &[u8] = b"<!DOCTYPE html[<html>\xff\xfe<s:Envelope xmlns:s=\"x\"><s:Body>";
+    let whole = decode_response::<_, Value>(body);
+    let pieces = decode_response::<_, Value>(std::io::BufReader::with_capacity(3, body));
+    assert!(whole.is_err(), "{whole:?}");
+    assert!(pieces.is_err(), "{pieces:?}");
+    let list = decode_response::<_, Vec<HourEntry>>(LIST.as_bytes()).unwrap();
+    let trickled =
+        decode_response::<_, Vec<HourEntry>>(std::io::BufReader::with_capacity(3, LIST.as_bytes()))
+            .unwrap();
+    assert_eq!(list, trickled);
+}
