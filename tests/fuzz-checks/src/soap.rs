@@ -186,6 +186,13 @@ pub fn check_fault(fault: &Fault, quota: Quota) {
     assert_eq!(error.quota(), quota);
 }
 
+/// A local name (no prefix) that reads back as itself: letters, digits, `_`, `-`, `.`.
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn is_plain_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -294,7 +301,9 @@ fn value_envelope(quota: &Quota, value: &Value) -> Option<String> {
 }
 
 fn write_value(xml: &mut String, name: &str, value: &Value) -> Option<()> {
-    if name.contains(':') || name.is_empty() {
+    // The reader takes whatever quick-xml calls a name (it does not check names), e.g.
+    // `a:Eve"/x` in a broken tag; only names that are XML names can be written back.
+    if !is_xml_name(name) {
         return None;
     }
     match value {
