@@ -46,8 +46,9 @@ pub fn check_job(job: &Job) {
 
 /// Any bytes as a job (the worker's parser) and as a Standard Webhooks canonical body (the
 /// webhook's). A parsed job round-trips through JSON unchanged and agrees with serde's
-/// `Deserialize`; a refused one names a field. A canonical body becomes a job for this source
-/// and delivery, or a 400 — never a 5xx, which would make the sender retry it forever.
+/// `Deserialize`; a refused one names a field. A canonical body becomes a job of a kind this
+/// source may send, or a 400 (unreadable), 403 (a kind outside `allow.kinds`) or 413 (over the
+/// queue's limit) — never a 5xx, which would make the sender retry it forever.
 pub fn job_parse(data: &[u8]) {
     match Job::from_json(data) {
         Ok(job) => {
@@ -68,10 +69,19 @@ pub fn job_parse(data: &[u8]) {
             assert_eq!(dedup_id, "msg_fuzz");
             assert_eq!(job.source, source.name);
             assert_eq!(job.correlation_id, "msg_fuzz");
+            assert!(source.allow.kind(job.kind()), "{:?}", job.kind());
             check_job(&job);
         }
         BodyOutcome::Answer { status, body } => {
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                [
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::PAYLOAD_TOO_LARGE
+                ]
+                .contains(&status),
+                "{status} {body}"
+            );
             assert!(body.get("error").is_some_and(|e| e.is_string()), "{body}");
         }
     }
@@ -79,8 +89,10 @@ pub fn job_parse(data: &[u8]) {
 
 /// Any bytes as a (verified) Toggl delivery to the example Toggl source. The parser's verdict
 /// and the handler's agree: unreadable → 400; PING and other entities → 200 without a job; a
-/// time-entry event → a valid job for that entry (hours in (0, 999], dedup by event id) or an
-/// answer (ignored 200, unmapped/invalid 400). Interpreting is deterministic.
+/// time-entry event → a valid job for that entry (hours in (0, 999], dedup by event id, an
+/// event no older than the source's `max_event_age_hours`, a date within a day of the entry's
+/// UTC start) or an answer (ignored 200; unmapped, invalid or stale 400). Interpreting is
+/// deterministic.
 pub fn toggl_parse(data: &[u8]) {
     let event = parse_event(data);
     let source = example_source("toggl");
@@ -100,6 +112,17 @@ pub fn toggl_parse(data: &[u8]) {
             check_job(job);
             assert_eq!(job.source, source.name);
             assert_eq!(job.external_id, te.entry.id.to_string());
+            let mapping = source
+                .toggl
+                .as_ref()
+                .unwrap_or_else(|| panic!("no mapping"));
+            let created_at = te
+                .created_at
+                .unwrap_or_else(|| panic!("a job without created_at"));
+            assert!(
+                now() - created_at <= mapping.max_event_age,
+                "stale event made a job"
+            );
             if let Some(id) = te.event_id {
                 assert_eq!(dedup_id, &id.to_string());
             }
@@ -107,6 +130,15 @@ pub fn toggl_parse(data: &[u8]) {
                 Action::HourEntryUpsert(p) => {
                     assert!(p.hours > Decimal::ZERO && p.hours <= Decimal::from(MAX_HOURS));
                     assert!(!te.entry.is_running());
+                    if let Some(start) = te.entry.start {
+                        let utc_date = start.date_naive();
+                        let days = (p.event_date - utc_date).num_days().abs();
+                        assert!(
+                            days <= 1,
+                            "event date {} for a start at {start}",
+                            p.event_date
+                        );
+                    }
                 }
                 Action::HourEntryDelete(_) => {}
                 other => panic!("a Toggl event made {other:?}"),

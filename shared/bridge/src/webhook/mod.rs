@@ -177,9 +177,7 @@ impl Webhook {
         log.webhook_id = Some(dedup_id.clone());
         log.job_id = Some(job.job_id.clone());
         log.kind = Some(job.kind().as_str());
-        check_allowed(source, &job)?;
-        let message = job.to_message();
-        check_queue_size(&message)?;
+        let message = admit(source, &job)?;
         self.enqueue_once(&source.name, &dedup_id, &job, &message, now)
             .await
     }
@@ -522,6 +520,15 @@ fn check_allowed(source: &Source, job: &Job) -> Result<(), Answer> {
     Ok(())
 }
 
+/// The checks of a built job before it is enqueued: the source's allow-list (403), then its
+/// size on the job queue (413). The message to enqueue.
+fn admit(source: &Source, job: &Job) -> Result<OutgoingMessage, Answer> {
+    check_allowed(source, job)?;
+    let message = job.to_message();
+    check_queue_size(&message)?;
+    Ok(message)
+}
+
 /// 413 for a job over the job-message limit (SQS's, less the room the worker needs to add its
 /// reason when it dead-letters the job): a retry cannot help, so it must not become a 503.
 fn check_queue_size(message: &OutgoingMessage) -> Result<(), Answer> {
@@ -613,24 +620,32 @@ fn interpret(
 /// the HTTP, secret, dedup and queue steps around it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodyOutcome {
-    /// The (validated) job the handler enqueues, once per `dedup_id`.
+    /// The (validated, allowed) job the handler enqueues, once per `dedup_id`.
     Job { dedup_id: String, job: Box<Job> },
-    /// The handler answers without enqueueing (a PING, an ignored event, a refused body):
-    /// the status and JSON body it sends.
+    /// The handler answers without enqueueing (a PING, an ignored event, a refused body, a job
+    /// outside the allow-list or over the queue's limit): the status and JSON body it sends.
     Answer { status: StatusCode, body: Value },
 }
 
 /// The body step of [`Webhook::handle`] on its own, for fuzz targets and property tests: the
-/// same code the handler runs after verification. `webhook_id` and `delivered_at` stand for the
-/// verified `webhook-id` and `webhook-timestamp` of a Standard Webhooks delivery; for a Toggl
-/// source the id is unused and `delivered_at` is the receive time.
+/// same code the handler runs after verification and before dedup (body → job → allow-list →
+/// queue size). `webhook_id` and `delivered_at` stand for the verified `webhook-id` and
+/// `webhook-timestamp` of a Standard Webhooks delivery; for a Toggl source the id is unused and
+/// `delivered_at` is the receive time.
 pub fn interpret_verified_body(
     source: &Source,
     webhook_id: &str,
     delivered_at: DateTime<Utc>,
     body: &[u8],
 ) -> BodyOutcome {
-    match interpret(source, webhook_id, delivered_at, body) {
+    let admitted = interpret(source, webhook_id, delivered_at, body).and_then(|i| match i {
+        Interpreted::Job { dedup_id, job } => {
+            admit(source, &job)?;
+            Ok(Interpreted::Job { dedup_id, job })
+        }
+        answer @ Interpreted::Answer(_) => Ok(answer),
+    });
+    match admitted {
         Ok(Interpreted::Job { dedup_id, job }) => BodyOutcome::Job { dedup_id, job },
         Ok(Interpreted::Answer(answer)) | Err(answer) => BodyOutcome::Answer {
             status: answer.status,
