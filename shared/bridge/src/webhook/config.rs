@@ -905,6 +905,10 @@ mod tests {
         ] {
             assert_eq!(key_of(toggl_source(toggl)), key);
         }
+        // The same rules for the users on an allow-list: one no job can carry never matches.
+        let crm = json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s",
+            "allow": {"kinds": ["user.deactivate"], "users": [{"email": "alice@localhost"}]}}}});
+        assert_eq!(key_of(crm), "sources.crm.allow.users[0].email");
     }
 
     #[test]
