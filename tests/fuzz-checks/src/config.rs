@@ -3,13 +3,17 @@
 use crate::jobs::check_job;
 use crate::verify::now;
 use bridge::job::{
-    Action, InvoiceStatusWriteBack, Job, OUTBOUND_SOURCE, OutboundDelivery, SCHEMA_VERSION,
-    is_source_name,
+    Action, CaseRef, InvoiceStatusWriteBack, Job, JobKind, OUTBOUND_EVENTS, OUTBOUND_SOURCE,
+    OutboundDelivery, SCHEMA_VERSION, UserRef, is_source_name,
 };
 use bridge::sync::config::{Read, SyncConfig};
-use bridge::webhook::config::{Config, ConfigError, Format, MAX_BODY_BYTES_LIMIT, Source};
+use bridge::webhook::config::{
+    Config, ConfigError, Format, MAX_BODY_BYTES_LIMIT, Source, TOGGL_KINDS,
+};
 use bridge::webhook::{BodyOutcome, interpret_verified_body};
+use http::StatusCode;
 use serde_json::json;
+use severa::wire::Param;
 use std::time::Duration;
 
 fn check_error(e: &ConfigError) {
@@ -18,9 +22,11 @@ fn check_error(e: &ConfigError) {
 
 /// Any text as the webhook's sources configuration. An accepted configuration holds what
 /// the handler relies on (valid names, a secret id, a body limit in range, a Toggl mapping
-/// exactly for Toggl sources), and its mappings make jobs: a finished time entry for a mapped
-/// project and user (and, where a workspace has a default case, one without a project)
-/// becomes a valid job, not a 400 on every delivery. A refusal names a key.
+/// exactly for Toggl sources, an allow-list of kinds a source of its format can send), and
+/// what it names makes jobs: a finished time entry for a mapped project and user (and, where
+/// a workspace has a default case, one without a project) becomes a valid job, not a 400 on
+/// every delivery; a user or case on an allow-list is admitted in a job naming it. A refusal
+/// names a key.
 pub fn sources(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -36,7 +42,54 @@ pub fn sources(data: &[u8]) {
         assert!(!source.secret_id.trim().is_empty());
         assert!((1..=MAX_BODY_BYTES_LIMIT).contains(&source.max_body_bytes));
         assert_eq!(source.toggl.is_some(), source.format == Format::Toggl);
+        let allow = &source.allow;
+        assert!(!allow.kinds.is_empty() && !allow.kind(JobKind::OutboundDeliver));
+        if source.format == Format::Toggl {
+            assert!(allow.kinds.iter().all(|k| TOGGL_KINDS.contains(k)));
+            assert!(allow.users.is_none() && allow.cases.is_none());
+        }
         check_mapping_makes_jobs(source);
+        check_allowed_references_admit(source);
+    }
+}
+
+/// Each user and case on a Standard Webhooks source's allow-list, named in an hour entry, is a
+/// valid job the source may send (or a 403 naming the kind when hour entries are not allowed).
+fn check_allowed_references_admit(source: &Source) {
+    let allow = &source.allow;
+    if source.format != Format::StandardWebhooks {
+        return;
+    }
+    let users = allow.users.clone().unwrap_or_default();
+    let cases = allow.cases.clone().unwrap_or_default();
+    let first_user = users.first().cloned().unwrap_or(UserRef::Code("AA".into()));
+    let first_case = cases.first().cloned().unwrap_or(CaseRef::Number(1));
+    let pairs = users
+        .iter()
+        .take(8)
+        .map(|u| (u.clone(), first_case.clone()))
+        .chain(
+            cases
+                .iter()
+                .take(8)
+                .map(|c| (first_user.clone(), c.clone())),
+        );
+    for (user, case) in pairs {
+        let body = json!({
+            "kind": "hour_entry.upsert", "external_id": "e-1",
+            "payload": {"user": user, "case": case, "event_date": "2026-03-02", "hours": 1.5}
+        })
+        .to_string();
+        match interpret_verified_body(source, "msg_allow", now(), body.as_bytes()) {
+            BodyOutcome::Job { job, .. } => check_job(&job),
+            BodyOutcome::Answer { status, body }
+                if !allow.kind(JobKind::HourEntryUpsert)
+                    && status == StatusCode::FORBIDDEN
+                    && body["error"] == "kind_not_allowed" => {}
+            BodyOutcome::Answer { status, body } => {
+                panic!("an allow-listed user {user:?} / case {case:?} is refused: {status} {body}")
+            }
+        }
     }
 }
 
@@ -69,12 +122,18 @@ fn check_mapping_makes_jobs(source: &Source) {
                 payload["project_id"] = json!(project);
             }
             let body = json!({
-                "event_id": 7, "metadata": {"action": "updated", "model": "time_entry"},
+                "event_id": 7, "created_at": "2026-03-02T09:59:00Z",
+                "metadata": {"action": "updated", "model": "time_entry"},
                 "payload": payload
             })
             .to_string();
             match interpret_verified_body(source, "", now(), body.as_bytes()) {
                 BodyOutcome::Job { job, .. } => check_job(&job),
+                // A source may leave hour_entry.upsert off its allow-list (deletions only).
+                BodyOutcome::Answer { status, body }
+                    if !source.allow.kind(JobKind::HourEntryUpsert)
+                        && status == StatusCode::FORBIDDEN
+                        && body["error"] == "kind_not_allowed" => {}
                 BodyOutcome::Answer { status, body } => panic!(
                     "an accepted mapping refuses a mapped entry (project {project:?}, user {user}): {status} {body}"
                 ),
@@ -84,9 +143,10 @@ fn check_mapping_makes_jobs(source: &Source) {
 }
 
 /// Any text as the sync configuration. An accepted configuration holds what the scheduler and
-/// worker rely on (names, ranges, existing and acyclic `after` lists, an http(s) target), and
-/// the outbound job the scheduler makes for each sync is one the worker accepts. A refusal
-/// names a key.
+/// worker rely on (names, ranges, existing and acyclic `after` lists, an http(s) target,
+/// reconciliation only where Severa has a read by date), the values it sends to Severa can be
+/// written into a request, and the outbound jobs the scheduler and the reconciliation make for
+/// each sync are ones the worker accepts. A refusal names a key.
 pub fn syncs(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -128,6 +188,7 @@ pub fn syncs(data: &[u8]) {
             }
             Read::Invoices(inv) => {
                 assert!((1..=3660).contains(&inv.window_days));
+                check_request_value("invoices.business_unit_guid", &inv.business_unit_guid);
                 assert!(!inv.transferred_status.trim().is_empty());
                 for status in &inv.statuses {
                     assert!(!status.trim().is_empty() && *status != inv.transferred_status);
@@ -139,22 +200,55 @@ pub fn syncs(data: &[u8]) {
             }
             Read::Accounts | Read::Cases => None,
         };
-        // The job the scheduler builds for one record of this sync (see sync::Scheduler).
-        let job = Job {
-            schema_version: SCHEMA_VERSION,
-            job_id: format!("{name}:0f1e2d3c4b5a6978"),
-            source: OUTBOUND_SOURCE.to_string(),
-            external_id: "sim-inv-1001".into(),
-            occurred_at: now(),
-            correlation_id: "run-1".into(),
-            action: Action::OutboundDeliver(OutboundDelivery {
-                sync: name.clone(),
-                entity: sync.read.entity().to_string(),
-                records: vec![json!({"GUID": "sim-inv-1001"})],
-                write_back,
-            }),
-        };
-        check_job(&job);
+        let mut events = vec![None];
+        if let Some(r) = &sync.reconcile {
+            let schedule = r.schedule.trim();
+            assert!(
+                schedule.starts_with("rate(")
+                    || schedule.starts_with("cron(")
+                    || schedule.starts_with("at("),
+                "{schedule:?}"
+            );
+            match &sync.read {
+                Read::HourEntries { .. } | Read::Invoices(_) => {
+                    assert!((1..=3660).contains(&r.window_days));
+                    assert!((1..=366).contains(&r.page_days));
+                }
+                Read::Accounts => assert_eq!((r.window_days, r.page_days), (0, 1)),
+                Read::Cases => panic!("{name}: reconciliation of cases"),
+            }
+            if r.business_unit_guid.is_some() {
+                assert!(matches!(sync.read, Read::HourEntries { .. }), "{name}");
+            }
+            check_request_value("reconcile.business_unit_guid", &r.business_unit_guid);
+            assert!(
+                sync.ledger_retention() >= Duration::from_secs(u64::from(r.window_days) * 86_400)
+            );
+            events.extend(OUTBOUND_EVENTS.map(Some));
+        }
+        // The jobs the scheduler (no event) and the reconciliation (an event) build for one
+        // record of this sync (see sync::Scheduler and sync::reconcile).
+        for event in events {
+            let job = Job {
+                schema_version: SCHEMA_VERSION,
+                job_id: match event {
+                    None => format!("{name}:0f1e2d3c4b5a6978"),
+                    Some(event) => format!("{name}:{event}:0f1e2d3c4b5a6978"),
+                },
+                source: OUTBOUND_SOURCE.to_string(),
+                external_id: "sim-inv-1001".into(),
+                occurred_at: now(),
+                correlation_id: "run-1".into(),
+                action: Action::OutboundDeliver(OutboundDelivery {
+                    sync: name.clone(),
+                    entity: sync.read.entity().to_string(),
+                    records: vec![json!({"GUID": "sim-inv-1001"})],
+                    write_back: write_back.clone().filter(|_| event.is_none()),
+                    event: event.map(str::to_string),
+                }),
+            };
+            check_job(&job);
+        }
     }
     // `after` has no cycles (a depth-first walk that never meets a sync still on its path).
     let mut done = std::collections::BTreeSet::new();
@@ -178,6 +272,17 @@ pub fn syncs(data: &[u8]) {
                     path.pop();
                 }
             }
+        }
+    }
+}
+
+/// A configured value the sync passes to a Severa operation: not blank (blank means "none" and
+/// is dropped) and writable as a request parameter, or every run would fail.
+fn check_request_value(what: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        assert!(!v.trim().is_empty(), "{what}: blank kept");
+        if let Err(e) = Param::new("businessUnitGUID", &Some(v.clone())) {
+            panic!("{what} {v:?} cannot be sent to Severa: {e}");
         }
     }
 }

@@ -297,7 +297,7 @@ fn toggl_bodies() -> Vec<(String, String)> {
     let entry = |action: &str, project: Json, duration: i64, deleted: Json| {
         json!({
             "event_id": 8_023_169_274_704_072_u64,
-            "created_at": "2024-03-05T09:15:02.120Z",
+            "created_at": "2026-03-02T09:15:02.120Z",
             "creator_id": 9_547_721,
             "metadata": {
                 "action": action, "event_user_id": "3001", "model": "time_entry",
@@ -307,27 +307,33 @@ fn toggl_bodies() -> Vec<(String, String)> {
             "payload": {
                 "id": 3_050_537_739_u64, "workspace_id": 1_234_567, "project_id": project,
                 "task_id": null, "user_id": 3001, "billable": true,
-                "start": "2024-03-05T09:15:00+00:00", "stop": null, "duration": duration,
+                "start": "2026-03-02T08:15:00+00:00", "stop": null, "duration": duration,
                 "description": "Customer workshop", "tags": ["onsite"],
-                "at": "2024-03-05T09:15:01Z", "server_deleted_at": deleted
+                "at": "2026-03-02T09:15:01Z", "server_deleted_at": deleted
             },
             "subscription_id": 6,
-            "timestamp": "2024-03-05T09:15:02.2Z"
+            "timestamp": "2026-03-02T09:15:02.2Z"
         })
         .to_string()
     };
     vec![
-        ("created-running".into(), entry("created", json!(2001), -1_709_630_100, Json::Null)),
+        ("created-running".into(), entry("created", json!(2001), -1_772_439_300, Json::Null)),
+        ("stale".into(), {
+            let mut stale: Json = serde_json::from_str(&entry("updated", json!(2002), 5400, Json::Null))
+                .unwrap_or_default();
+            stale["created_at"] = json!("2026-03-01T09:15:02Z");
+            stale.to_string()
+        }),
         ("updated-stopped".into(), entry("updated", json!(2002), 5400, Json::Null)),
         ("no-project".into(), entry("updated", Json::Null, 1800, Json::Null)),
         ("unmapped-project".into(), entry("updated", json!(9999), 1800, Json::Null)),
         (
             "server-deleted".into(),
-            entry("updated", json!(2003), 60, json!("2024-03-05T10:00:00Z")),
+            entry("updated", json!(2003), 60, json!("2026-03-02T09:30:00Z")),
         ),
         (
             "deleted".into(),
-            r#"{"event_id":77,"metadata":{"action":"deleted","model":"time_entry","time_entry_id":"3050537739","workspace_id":"1234567"},"payload":null}"#.into(),
+            r#"{"event_id":77,"created_at":"2026-03-02T09:59:00Z","metadata":{"action":"deleted","model":"time_entry","time_entry_id":"3050537739","workspace_id":"1234567"},"payload":null}"#.into(),
         ),
         (
             "ping".into(),
@@ -462,7 +468,26 @@ fn source_configs() -> Vec<(String, String)> {
         ("example".into(), SOURCES.to_string()),
         (
             "minimal".into(),
-            json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "max_body_bytes": 1024}}}).to_string(),
+            json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s", "max_body_bytes": 1024,
+                "allow": {"kinds": ["account.upsert"]}}}}).to_string(),
+        ),
+        (
+            "allow-lists".into(),
+            json!({"sources": {"crm": {"format": "standard-webhooks", "secret_id": "s",
+                "allow": {"kinds": ["hour_entry.upsert", "user.deactivate", "case.create"],
+                          "users": [{"code": "AA"}, {"email": "Bob@Example.com"}, {"guid": "sim-user-carol"}],
+                          "cases": [{"number": 1}, {"guid": "sim-case-erp"}]}}}}).to_string(),
+        ),
+        (
+            "toggl-zone-deletes-only".into(),
+            json!({"sources": {"toggl": {"format": "toggl", "secret_id": "s",
+                "allow": {"kinds": ["hour_entry.delete"]},
+                "toggl": {
+                    "time_zone": "America/New_York", "max_event_age_hours": 24,
+                    "projects": {"201": {"case": {"number": 2}}},
+                    "users": {"301": {"code": "AA"}}
+            }}}})
+            .to_string(),
         ),
         (
             "toggl-defaults".into(),
@@ -494,11 +519,69 @@ fn sync_configs() -> Vec<(String, String)> {
             }})
             .to_string(),
         ),
+        (
+            "reconcile".into(),
+            json!({"syncs": {
+                "accounts": {"read": "accounts", "schedule": "rate(1 hour)", "first_run": {"from": "now"},
+                             "reconcile": {"schedule": "cron(0 2 ? * SUN *)"},
+                             "target": {"url": "https://crm.example/hooks", "secret_id": "s"}},
+                "hours": {"read": "hour_entries", "schedule": "rate(1 hour)", "after": ["accounts"], "first_run": {"from": "now"},
+                          "reconcile": {"schedule": "rate(1 day)", "window_days": 30, "page_days": 7,
+                                        "business_unit_guid": "sim-bu-main"},
+                          "target": {"url": "https://erp.example/hours", "secret_id": "s"}},
+                "invoices": {"read": "invoices", "schedule": "rate(1 day)", "first_run": {"from": "now"},
+                             "invoices": {"statuses": ["Approved"], "transferred_status": "Transferred"},
+                             "reconcile": {"schedule": "rate(7 days)", "page_days": 31},
+                             "target": {"url": "https://erp.example/invoices", "secret_id": "s"}}
+            }})
+            .to_string(),
+        ),
     ]
 }
 
 #[cfg(test)]
 mod tests {
+    use bridge::webhook::{BodyOutcome, interpret_verified_body};
+
+    fn seed(target: &str, name: &str) -> Vec<u8> {
+        super::all()
+            .into_iter()
+            .find(|s| s.target == target && s.name == name)
+            .unwrap_or_else(|| panic!("no seed {target}/{name}"))
+            .bytes
+    }
+
+    /// Seeds are worth something only past the first refusal: the configuration seeds are
+    /// accepted, and a stopped Toggl entry makes a job (not a stale or unmapped 400) with the
+    /// example source at the targets' fixed "now".
+    #[test]
+    fn seeds_get_past_validation() {
+        for s in super::all() {
+            let text = String::from_utf8_lossy(&s.bytes);
+            match s.target {
+                "sources_config" => {
+                    bridge::webhook::config::Config::from_json(&text)
+                        .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+                }
+                "syncs_config" => {
+                    bridge::sync::config::SyncConfig::from_json(&text)
+                        .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+                }
+                _ => {}
+            }
+        }
+        let toggl = crate::jobs::example_sources().source("toggl").unwrap();
+        let body = seed("toggl_parse", "updated-stopped");
+        let outcome = interpret_verified_body(toggl, "", crate::verify::now(), &body);
+        assert!(matches!(outcome, BodyOutcome::Job { .. }), "{outcome:?}");
+        let body = seed("toggl_parse", "stale");
+        let outcome = interpret_verified_body(toggl, "", crate::verify::now(), &body);
+        assert!(
+            matches!(&outcome, BodyOutcome::Answer { body, .. } if body["error"] == "stale_event"),
+            "{outcome:?}"
+        );
+    }
+
     #[test]
     fn every_target_has_seeds_and_names_are_unique() {
         let seeds = super::all();
