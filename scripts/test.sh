@@ -33,7 +33,7 @@ moto_pid=$(scripts/moto.sh start "$moto_port" "$RUN_DIR/moto.log" $$)
 STARTED_PIDS+=("$moto_pid")
 export MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
 
-step "cargo test (unit, property, transport, client <-> simulator, AWS adapters on moto, CLI)"
+step "cargo test (unit, property, fuzz-target smoke, transport, client <-> simulator, AWS adapters on moto, CLI)"
 cargo test --workspace --locked
 
 step "end-to-end: bridgectl against the severa-sim binary"

@@ -424,7 +424,10 @@ fn validate_sync(
                 statuses: inv.statuses,
                 transferred_status: inv.transferred_status,
                 window_days,
-                business_unit_guid: inv.business_unit_guid.filter(|g| !g.trim().is_empty()),
+                business_unit_guid: business_unit(
+                    &format!("{at}.business_unit_guid"),
+                    inv.business_unit_guid,
+                )?,
             })
         }
     };
@@ -493,8 +496,39 @@ fn validate_reconcile(key: &str, raw: RawReconcile, read: &Read) -> Result<Recon
         schedule: raw.schedule,
         window_days,
         page_days,
-        business_unit_guid: raw.business_unit_guid.filter(|g| !g.trim().is_empty()),
+        business_unit_guid: business_unit(
+            &format!("{key}.business_unit_guid"),
+            raw.business_unit_guid,
+        )?,
     })
+}
+
+/// A business unit GUID goes into every read's Severa request: blank means none; otherwise it
+/// must be text a request can carry, or every run of the sync would fail at the first call.
+fn business_unit(key: &str, raw: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(guid) = raw.filter(|g| !g.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if guid.chars().count() > crate::job::limits::NAME {
+        return Err(err(
+            key,
+            format!(
+                "is longer than {} characters; expected a business unit GUID",
+                crate::job::limits::NAME
+            ),
+        ));
+    }
+    if let Some(c) = severa::wire::invalid_xml_char(&guid) {
+        return Err(err(
+            key,
+            format!(
+                "contains the character U+{:04X}, which a Severa request (XML) cannot carry; \
+                 expected a business unit GUID",
+                c as u32
+            ),
+        ));
+    }
+    Ok(Some(guid))
 }
 
 fn validate_target(key: &str, raw: RawTarget) -> Result<Target, ConfigError> {
@@ -776,6 +810,43 @@ mod tests {
         let mut v = base();
         v["syncs"]["invoices"]["invoices"]["transferred_status"] = json!("T".repeat(256));
         assert!(parse(v).is_ok());
+    }
+
+    /// Fuzzing regression (FUZZING.md, finding 9): a business unit GUID Severa requests cannot
+    /// carry (a control character) was accepted, and every run of the sync failed at its read.
+    #[test]
+    fn business_unit_guids_can_be_sent() {
+        let found = include_str!(
+            "../../../../fuzz/regressions/syncs_config/business-unit-guid-control-char"
+        );
+        let e = SyncConfig::from_json(found).unwrap_err();
+        assert_eq!(e.key, "syncs.hours.invoices.business_unit_guid", "{e}");
+        assert!(e.reason.contains("U+0008"), "{e}");
+        let reconcile = |guid: &str| {
+            let mut v = base();
+            v["syncs"]["hours"] = json!({"read": "hour_entries", "schedule": "rate(1 hour)",
+                "first_run": {"from": "now"}, "reconcile": {"schedule": "rate(1 day)", "business_unit_guid": guid},
+                "target": {"url": "https://erp.example/hours", "secret_id": "s"}});
+            parse(v)
+        };
+        let e = reconcile("bu\u{1}").unwrap_err();
+        assert_eq!(e.key, "syncs.hours.reconcile.business_unit_guid", "{e}");
+        let e = reconcile(&"b".repeat(257)).unwrap_err();
+        assert_eq!(e.key, "syncs.hours.reconcile.business_unit_guid", "{e}");
+        let ok = reconcile("sim-bu-main").unwrap();
+        let r = ok.sync("hours").unwrap().reconcile.clone().unwrap();
+        assert_eq!(r.business_unit_guid.as_deref(), Some("sim-bu-main"));
+        let blank = reconcile("  ").unwrap();
+        assert_eq!(
+            blank
+                .sync("hours")
+                .unwrap()
+                .reconcile
+                .clone()
+                .unwrap()
+                .business_unit_guid,
+            None
+        );
     }
 
     /// Found while writing the fuzz target's cycle invariant (FUZZING.md, finding 5): the cycle
