@@ -13,8 +13,8 @@
 # Installs the pinned cargo-fuzz into .tools/ when missing. The instrumented build goes to
 # fuzz/target; new corpus entries go to .run/fuzz/corpus/<target> (the committed seeds in
 # fuzz/corpus/<target> are read, never written); crashes land in fuzz/artifacts/<target>/.
-# A summary line per target (executions, exec/s, coverage, crashes) goes to
-# .run/fuzz/summary.txt. Exits non-zero when any target found a crash.
+# A summary line per target (start time, executions, exec/s, coverage, corpus size at start
+# and end, crashes) goes to .run/fuzz/summary.txt. Exits non-zero when any target crashed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -65,6 +65,7 @@ for target in "${TARGETS[@]}"; do
     *_config|job_parse|toggl_parse) dict=("-dict=$ROOT/fuzz/dicts/json.dict") ;;
   esac
   echo "==> $target for ${FUZZ_SECONDS}s (log: ${log#"$ROOT"/})"
+  started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   set +e
   # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
   (cd fuzz && "$CARGO_FUZZ" run "${build_flags[@]}" "$target" "$corpus" "corpus/$target" -- \
@@ -73,20 +74,18 @@ for target in "${TARGETS[@]}"; do
     >"$log" 2>&1
   status=$?
   set -e
-  # With -jobs, libFuzzer writes each worker's output to fuzz-N.log in the working dir.
-  for worker_log in fuzz/fuzz-*.log; do
-    [ -f "$worker_log" ] || continue
-    cat "$worker_log" >>"$log"
-    rm -f "$worker_log"
-  done
+  # With -jobs, libFuzzer writes each worker's output to fuzz-N.log in the working dir and
+  # copies it into its own output when the worker ends, so the log already holds it.
+  rm -f fuzz/fuzz-*.log
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
   speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
   last=$(grep -E '#[0-9]+.*(cov|ft):' "$log" | tail -n 1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-  entries=$(find "$corpus" -type f | wc -l)
+  inited=$(grep -m1 'INITED' "$log" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
+  final=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
   crashes=$(find "fuzz/artifacts/$target" -type f | wc -l)
-  line="$target: status $status, ${runs} runs, ${speed} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus +${entries}, artifacts ${crashes}"
+  line="$target: started $started, status $status, ${runs} runs, ${speed} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${inited:-?} -> ${final:-?}, artifacts ${crashes}"
   echo "    $line"
   echo "$line" >>"$summary"
   if [ "$status" -ne 0 ]; then
