@@ -7,6 +7,7 @@ use bridge::job::{
     OutboundDelivery, SCHEMA_VERSION, UserRef, is_source_name,
 };
 use bridge::sync::config::{Read, SyncConfig};
+use bridge::sync::reconcile;
 use bridge::webhook::config::{
     Config, ConfigError, Format, MAX_BODY_BYTES_LIMIT, Source, TOGGL_KINDS,
 };
@@ -243,7 +244,10 @@ pub fn syncs(data: &[u8]) {
                     sync: name.clone(),
                     entity: sync.read.entity().to_string(),
                     records: vec![json!({"GUID": "sim-inv-1001"})],
-                    write_back: write_back.clone().filter(|_| event.is_none()),
+                    // Written back after the scheduled delivery and a `created` event.
+                    write_back: write_back
+                        .clone()
+                        .filter(|_| matches!(event, None | Some(reconcile::CREATED))),
                     event: event.map(str::to_string),
                 }),
             };
