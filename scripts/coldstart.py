@@ -8,17 +8,27 @@ request), starts each release binary with the environment Lambda gives it, and r
 
 - ready: exec -> first `next` request (init: config, tracing, AWS SDK config, clients);
 - RSS: VmRSS of the process at that moment (and its peak so far, VmHWM);
-- first answer: exec -> the response to a first event that needs no network (the webhook gets
-  a GET, answered 405; the worker an empty SQS batch).
+- first answer: exec -> the answer to a first event that needs no network (the webhook gets
+  a GET, answered 405; the worker an empty SQS batch; the scheduler a sync that is not
+  configured and the rotation a step that does not exist, both answered with an error before any
+  AWS or Severa call).
+
+- ready, not cached: the same with the binary's pages dropped from the page cache before each
+  start (posix_fadvise DONTNEED on the file, nothing else is evicted), closer to a Lambda host
+  that has not read the binary yet: the cost of a larger bootstrap shows here.
 
 With cargo-lambda on PATH (`cargo-lambda`), it also runs each binary under cargo-lambda's own
 emulator (`cargo lambda watch --only-lambda-apis`): exec -> the answer to a first invoke sent right
 after exec, and RSS after it. That figure includes the emulator's own hop.
 
 Usage: scripts/coldstart.py BIN_DIR [RUNS]   (make coldstart builds and runs it)
+       scripts/coldstart.py BIN_DIR [RUNS] --against OTHER_DIR
+           two builds of the functions (e.g. before and after a profile change), their runs
+           interleaved one by one so that the machine's load hits both alike; medians only.
 Reports; fails only if a function does not start or answers wrongly, never on timing.
 """
 
+import argparse
 import http.server
 import json
 import os
@@ -30,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -87,7 +98,31 @@ FUNCTIONS = {
         "event": {"Records": []},
         "expect": lambda answer: answer.get("batchItemFailures") == [],
     },
+    "scheduler": {
+        "env": {
+            "JOB_QUEUE_URL": "http://127.0.0.1:9/000000000000/jobs",
+            "TABLE_NAME": "severa-bridge",
+            "SEVERA_SECRET_ID": "severa-bridge/severa-api-key",
+            "SYNCS_FILE": str(ROOT / "examples" / "syncs.json"),
+        },
+        # A sync that is not configured: refused before the lease, the secret or Severa.
+        "event": {"sync": "coldstart-not-configured"},
+        "expect_error": "no sync named",
+    },
+    "rotation": {
+        "env": {},
+        # A step Secrets Manager never sends: refused while the event is read.
+        "event": {"SecretId": "severa-bridge/severa-api-key", "ClientRequestToken": "coldstart", "Step": "coldstartStep"},
+        "expect_error": "coldstartStep",
+    },
 }
+
+
+def answered_as_expected(spec, answer, error):
+    """The first event's outcome: an answer `expect` accepts, or an error naming `expect_error`."""
+    if "expect_error" in spec:
+        return error is not None and spec["expect_error"] in error
+    return error is None and answer is not None and spec["expect"](answer)
 
 
 class RuntimeApi(http.server.ThreadingHTTPServer):
@@ -172,6 +207,7 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
             except ValueError:
                 api.answer = {"unparsable": body[:200].decode(errors="replace")}
         else:  # /init/error or /invocation/<id>/error
+            api.answer_ns = time.perf_counter_ns()
             api.error = body[:500].decode(errors="replace")
         self.reply(202, b"{}", {"Content-Type": "application/json"})
         api.done.set()
@@ -197,7 +233,18 @@ def lambda_env(name, api_port, extra):
     return env
 
 
-def one_run(name, spec, binary):
+def evict(binary):
+    """Drops the binary's pages from the page cache (only this file; clean pages only)."""
+    fd = os.open(binary, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def one_run(name, spec, binary, cold=False):
+    if cold:
+        evict(binary)
     api = RuntimeApi(spec["event"])
     server = threading.Thread(target=api.serve_forever, daemon=True)
     server.start()
@@ -218,7 +265,7 @@ def one_run(name, spec, binary):
         _, stderr = process.communicate(timeout=10)
         api.shutdown()
         api.server_close()
-    if api.error or api.answer is None or not spec["expect"](api.answer):
+    if api.answer_ns is None or not answered_as_expected(spec, api.answer, api.error):
         raise SystemExit(
             f"{name}: no good answer to the first event (answer {api.answer!r}, error {api.error!r}, "
             f"stderr {stderr[-500:].decode(errors='replace')!r})"
@@ -263,15 +310,25 @@ def emulator_run(name, spec, binary, port):
     )
     started = time.perf_counter_ns()
     process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    answer, error = None, None
     try:
-        with urllib.request.urlopen(invoke, timeout=15) as response:
-            answer = json.loads(response.read() or b"{}")
+        try:
+            with urllib.request.urlopen(invoke, timeout=15) as response:
+                body = response.read()
+        except urllib.error.HTTPError as failed:  # the function reported an error
+            body = failed.read()
         answered = time.perf_counter_ns()
         _, hwm = memory_kib(process.pid)
     finally:
         process.kill()  # by PID: the process object we started
         _, stderr = process.communicate(timeout=10)
-    if not spec["expect"](answer):
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        answer = {}
+    if isinstance(answer, dict) and "errorMessage" in answer:
+        error = json.dumps(answer)
+    if not answered_as_expected(spec, answer, error):
         raise SystemExit(f"{name} under cargo-lambda: unexpected answer {answer!r} ({stderr[-300:]!r})")
     return (answered - started) / 1e6, hwm / 1024
 
@@ -310,20 +367,65 @@ def under_cargo_lambda(bin_dir, runs):
             emulator.wait()
 
 
+def check_binaries(*bin_dirs):
+    for bin_dir in bin_dirs:
+        for name in FUNCTIONS:
+            if not (bin_dir / name).is_file():
+                raise SystemExit(f"missing {bin_dir / name}; build it first (make coldstart does)")
+
+
+def compare(bin_dir, other_dir, runs):
+    """Interleaved runs of two builds: A, B, A, B, ... for each function, warm and not cached."""
+    check_binaries(bin_dir, other_dir)
+    print(f"cold start, {bin_dir} (A) against {other_dir} (B): {runs} interleaved runs each; medians")
+    print(
+        f"{'function':<9} | {'ready A':>7} | {'ready B':>7} | {'not cached A':>12} | {'not cached B':>12} | "
+        f"{'RSS A (MiB)':>11} | {'RSS B (MiB)':>11}"
+    )
+    for name, spec in FUNCTIONS.items():
+        a, b = bin_dir / name, other_dir / name
+        one_run(name, spec, a)
+        one_run(name, spec, b)
+        warm = {a: [], b: []}
+        cold = {a: [], b: []}
+        for _ in range(runs):
+            for binary in (a, b):
+                warm[binary].append(one_run(name, spec, binary))
+            for binary in (a, b):
+                cold[binary].append(one_run(name, spec, binary, cold=True))
+
+        def median(results, key):
+            return statistics.median(r[key] for r in results)
+
+        print(
+            f"{name:<9} | {median(warm[a], 'ready_ms'):>7.1f} | {median(warm[b], 'ready_ms'):>7.1f} | "
+            f"{median(cold[a], 'ready_ms'):>12.1f} | {median(cold[b], 'ready_ms'):>12.1f} | "
+            f"{median(warm[a], 'rss_mib'):>11.1f} | {median(warm[b], 'rss_mib'):>11.1f}"
+        )
+
+
 def main():
-    if len(sys.argv) < 2:
-        raise SystemExit("usage: coldstart.py BIN_DIR [RUNS]")
-    bin_dir = pathlib.Path(sys.argv[1])
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    parser = argparse.ArgumentParser(description="cold start of the function binaries")
+    parser.add_argument("bin_dir", type=pathlib.Path)
+    parser.add_argument("runs", type=int, nargs="?", default=20)
+    parser.add_argument("--against", type=pathlib.Path, help="a second build to compare with, runs interleaved")
+    args = parser.parse_args()
+    bin_dir, runs = args.bin_dir, args.runs
+    if args.against is not None:
+        compare(bin_dir, args.against, runs)
+        return
+    check_binaries(bin_dir)
     print(f"cold start over {runs} runs per function ({bin_dir}); median / worst")
-    print(f"{'function':<9} | {'ready (ms)':>13} | {'RSS at ready (MiB)':>19} | {'peak (MiB)':>11} | {'first answer (ms)':>17}")
+    print(
+        f"{'function':<9} | {'ready (ms)':>13} | {'RSS at ready (MiB)':>19} | {'peak (MiB)':>11} | "
+        f"{'first answer (ms)':>17} | {'ready, not cached (ms)':>22}"
+    )
     verdicts = []
     for name, spec in FUNCTIONS.items():
         binary = bin_dir / name
-        if not binary.is_file():
-            raise SystemExit(f"missing {binary}; build it first (make coldstart does)")
         one_run(name, spec, binary)  # page cache warm, as on a Lambda host after the first start
         results = [one_run(name, spec, binary) for _ in range(runs)]
+        cold = [one_run(name, spec, binary, cold=True)["ready_ms"] for _ in range(runs)]
 
         def pair(key):
             values = [r[key] for r in results]
@@ -332,7 +434,8 @@ def main():
         ready, rss, hwm, answer = (pair(k) for k in ("ready_ms", "rss_mib", "hwm_mib", "answer_ms"))
         print(
             f"{name:<9} | {ready[0]:>5.1f} / {ready[1]:>5.1f} | {rss[0]:>8.1f} / {rss[1]:>8.1f} | "
-            f"{hwm[1]:>11.1f} | {answer[0]:>7.1f} / {answer[1]:>7.1f}"
+            f"{hwm[1]:>11.1f} | {answer[0]:>7.1f} / {answer[1]:>7.1f} | "
+            f"{statistics.median(cold):>9.1f} / {max(cold):>9.1f}"
         )
         verdicts.append(
             f"{name}: ready {'<' if ready[0] < READY_TARGET_MS else '>='} {READY_TARGET_MS} ms "
