@@ -1,7 +1,7 @@
 # severa-bridge — single entry point. `make demo` and `make test` are the README's two commands.
 SHELL := /bin/bash
 
-.PHONY: demo dev demo-severa test chaos sim bench bench-worker coldstart fuzz lint-infra fmt lint help
+.PHONY: demo dev demo-severa test chaos sim bench bench-worker coldstart size fuzz lint-infra fmt lint help
 
 help:
 	@echo "make demo   - the whole pipeline locally (moto, severa-sim, functions under cargo lambda): scenario + report"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-worker - worker throughput against severa-sim vs the simulator's raw capacity"
 	@echo "make coldstart - release binaries: time to 'ready for the first event' and RSS"
 	@echo "make fuzz   - cargo-fuzz targets (SOAP reader, webhook verifiers, job/Toggl parsers, configs), FUZZ_SECONDS each (default 600); see FUZZING.md"
+	@echo "make size   - release binaries: bootstrap size, stripped and zipped, per function"
 	@echo "make lint-infra - cfn-lint, checkov and the template-vs-code checks of infra/template.yaml"
 
 demo:
@@ -40,13 +41,18 @@ bench:
 bench-worker:
 	cargo bench -p bridge --bench worker_throughput
 
+FUNCTIONS := -p webhook -p worker -p scheduler -p rotation
+
 coldstart:
-	cargo build --release --locked -p webhook -p worker
+	cargo build --release --locked $(FUNCTIONS)
 	scripts/moto.sh venv
 	PATH="$(CURDIR)/.venv/bin:$$PATH" python3 scripts/coldstart.py $${CARGO_TARGET_DIR:-target}/release 20
 
 fuzz:
 	@scripts/fuzz.sh
+size:
+	cargo build --release --locked $(FUNCTIONS)
+	python3 scripts/size.py $${CARGO_TARGET_DIR:-target}/release --max-zip-mb 4
 
 lint-infra:
 	@scripts/lint-infra.sh
