@@ -50,6 +50,7 @@ coldstart:
 
 fuzz:
 	@scripts/fuzz.sh
+
 size:
 	cargo build --release --locked $(FUNCTIONS)
 	python3 scripts/size.py $${CARGO_TARGET_DIR:-target}/release --max-zip-mb 4
