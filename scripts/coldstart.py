@@ -134,6 +134,10 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), RuntimeHandler)
         self.event = json.dumps(event).encode()
         self.pid = None
+        # Set once `pid` is known: a fast binary can ask for its first event before Popen's caller
+        # has stored the PID (seen on a loaded machine; the handler then failed and the function
+        # saw a closed connection).
+        self.pid_known = threading.Event()
         self.ready_ns = None
         self.rss_kib = None
         self.hwm_kib = None
@@ -179,6 +183,7 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
         api.nexts += 1
         if api.nexts == 1:
             api.ready_ns = time.perf_counter_ns()
+            api.pid_known.wait(10)
             api.rss_kib, api.hwm_kib = memory_kib(api.pid)
             deadline_ms = int(time.time() * 1000) + 30_000
             return self.reply(
@@ -257,6 +262,7 @@ def one_run(name, spec, binary, cold=False):
         stderr=subprocess.PIPE,
     )
     api.pid = process.pid
+    api.pid_known.set()
     try:
         api.done.wait(15)
     finally:
