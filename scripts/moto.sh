@@ -32,7 +32,8 @@ cmd_start() {
   local port=$1 log=$2 owner=${3:-}
   [ -x "$VENV/bin/moto_server" ] || { echo "moto.sh: .venv missing; run scripts/moto.sh venv" >&2; exit 1; }
   mkdir -p "$(dirname "$log")"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+  # moto_server's application, with DynamoDB's conditional writes made atomic (see the script).
+  "$VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
   local pid=$!
   if [ -n "$owner" ]; then
     # Watchdog: ends with the server; stops the server when the owner is gone.

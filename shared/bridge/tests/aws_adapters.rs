@@ -402,6 +402,34 @@ async fn id_map_record_lookup_forget() {
     table.forget(&key).await.unwrap();
 }
 
+/// DynamoDB's conditional write is atomic per item; the record lock relies on it. moto's own
+/// server checks and writes in two steps on concurrent threads (two winners); the test stack runs
+/// it through `scripts/moto_server.py`, which serialises DynamoDB requests. Against plain
+/// `moto_server` this test fails.
+#[tokio::test]
+async fn concurrent_lock_attempts_on_one_record_have_exactly_one_winner() {
+    let config = sdk().await;
+    let table = Arc::new(new_table(&config).await);
+    let soon = Utc::now() + ChronoDuration::seconds(60);
+    for round in 0..20 {
+        let key = ext("toggl", "hour_entry", &format!("te-race-{round}"));
+        let attempts: Vec<_> = (0..12)
+            .map(|i| {
+                let table = Arc::clone(&table);
+                let key = key.clone();
+                tokio::spawn(async move { table.lock(&key, &format!("job-{i}"), soon).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for attempt in attempts {
+            if let RecordLock::Acquired { .. } = attempt.await.unwrap().unwrap() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}: one record, one writer");
+    }
+}
+
 #[tokio::test]
 async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
     let config = sdk().await;
@@ -415,12 +443,16 @@ async fn record_lock_one_owner_at_a_time_keeps_the_last_version() {
             intent: None
         }
     );
-    // A create started by job-a: only the holder may open the intent.
+    // A create started by job-a: only the holder may open the intent. For anyone else it is a
+    // wait (the record is another job's), not a failure that would dead-letter the job.
+    let refused = table
+        .open_intent(&key, "job-x", "AddNewHourEntry …")
+        .await
+        .unwrap_err();
+    assert!(refused.retryable, "{refused}");
     assert!(
-        table
-            .open_intent(&key, "job-x", "AddNewHourEntry …")
-            .await
-            .is_err()
+        refused.message.contains("passed to another job"),
+        "{refused}"
     );
     table
         .open_intent(&key, "job-a", "AddNewHourEntry user=u date=2026-01-20")

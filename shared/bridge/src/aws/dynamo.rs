@@ -609,7 +609,23 @@ impl RecordLocks for DynamoTable {
             .send()
             .await
             // Without the intent a lost answer could duplicate the record: do not create.
-            .map_err(|e| sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true))?;
+            .map_err(|e| {
+                if conditional_failed(&e) {
+                    // Our lock ended and another job holds the record: a wait, not a failure.
+                    PortError {
+                        service: SERVICE,
+                        action: "UpdateItem",
+                        message: format!(
+                            "{}: the record's lock passed to another job before the create; \
+                             retrying after it",
+                            self.target()
+                        ),
+                        retryable: true,
+                    }
+                } else {
+                    sdk_error(SERVICE, "UpdateItem", &self.target(), &e, true)
+                }
+            })?;
         Ok(())
     }
 
