@@ -68,6 +68,8 @@ impl<T> Response<T> {
 #[derive(Clone)]
 pub struct SeveraClient {
     http: reqwest::Client,
+    /// The endpoint, parsed once: handing reqwest a `&str` parses it again on every call.
+    url: reqwest::Url,
     config: Arc<SeveraConfig>,
     key: ApiKey,
     last_quota: Arc<Mutex<Quota>>,
@@ -110,6 +112,7 @@ impl SeveraClient {
             .map_err(|e| SeveraError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             http,
+            url,
             config: Arc::new(config),
             key,
             last_quota: Arc::new(Mutex::new(Quota::default())),
@@ -218,7 +221,7 @@ impl SeveraClient {
             };
         let response = self
             .http
-            .post(&self.config.endpoint)
+            .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
             .header("SOAPAction", action)
             .body(body)
