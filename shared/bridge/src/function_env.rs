@@ -24,8 +24,8 @@ pub fn init_json_logging() {
 pub fn json_log_lines<W>(
     writer: W,
 ) -> tracing_subscriber::fmt::SubscriberBuilder<
-    tracing_subscriber::fmt::format::JsonFields,
-    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    tracing_subscriber::fmt::format::DefaultFields,
+    FlatJsonLines,
     tracing::level_filters::LevelFilter,
     W,
 >
@@ -33,13 +33,105 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
         .with_ansi(false)
+        .event_format(FlatJsonLines)
         .with_writer(writer)
+}
+
+/// One JSON object per event: `timestamp`, `level`, `message`, then the event's fields — the
+/// layout of tracing-subscriber's `json().flatten_event(true)` without span or target (a test
+/// holds the two to the same output). Written straight into the line: tracing-subscriber's
+/// JSON formatter builds each line through serde's map serializer and a `fmt::Write` adaptor,
+/// about 24 k instructions for the worker's outcome line, a tenth of a job's whole cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlatJsonLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for FlatJsonLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = JsonLine::default();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        line.entry("timestamp", &now);
+        line.entry("level", event.metadata().level().as_str());
+        event.record(&mut line);
+        line.out.push(b'}');
+        line.out.push(b'\n');
+        // Only whole strings went in, each escaped by serde_json: always UTF-8.
+        writer.write_str(std::str::from_utf8(&line.out).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+/// A log line under construction, and the [`tracing::field::Visit`] that fills it.
+#[derive(Default)]
+struct JsonLine {
+    out: Vec<u8>,
+    scratch: String,
+}
+
+impl JsonLine {
+    fn key(&mut self, name: &str) {
+        self.out.push(if self.out.is_empty() { b'{' } else { b',' });
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, name);
+        self.out.push(b':');
+    }
+
+    fn entry(&mut self, name: &str, value: &str) {
+        self.key(name);
+        let _ = serde_json::to_writer(&mut self.out, value);
+    }
+
+    fn raw(&mut self, name: &str, value: impl serde::Serialize) {
+        self.key(name);
+        let _ = serde_json::to_writer(&mut self.out, &value);
+    }
+}
+
+impl tracing::field::Visit for JsonLine {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.entry(field.name(), value);
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        let _ = write!(text, "{value:?}");
+        self.entry(field.name(), &text);
+        self.scratch = text;
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.raw(field.name(), value);
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.raw(field.name(), value);
+    }
+
+    fn record_u128(&mut self, field: &tracing::field::Field, value: u128) {
+        self.raw(field.name(), value);
+    }
+
+    fn record_i128(&mut self, field: &tracing::field::Field, value: i128) {
+        self.raw(field.name(), value);
+    }
+
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.raw(field.name(), value);
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.raw(field.name(), value);
+    }
 }
 
 /// Reads variables through a lookup (the process environment in `main`, a map in tests).
@@ -132,6 +224,94 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         EnvVars::new(move |name: &str| map.get(name).cloned())
+    }
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn events() {
+        let error = std::io::Error::other("disk \"full\"");
+        tracing::info!(
+            message_id = "m-1",
+            quoted = "a \"b\" \\ c\nd\te\u{1}",
+            unicode = "Käyttäjä ✓",
+            display = %"shown with Display",
+            debug = ?Some("x"),
+            count = 42u64,
+            delta = -7i64,
+            ratio = 1.5f64,
+            nan = f64::NAN,
+            flag = true,
+            error = &error as &dyn std::error::Error,
+            "job {} for {}",
+            "applied",
+            "te-1"
+        );
+        tracing::warn!("no fields, only a message");
+        tracing::error!(empty = "", "");
+    }
+
+    #[test]
+    fn flat_json_lines_match_tracing_subscribers_json_format() {
+        let ours = Captured::default();
+        let theirs = Captured::default();
+        let writer = ours.clone();
+        tracing::subscriber::with_default(json_log_lines(move || writer.clone()).finish(), events);
+        let writer = theirs.clone();
+        tracing::subscriber::with_default(
+            tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_target(false)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish(),
+            events,
+        );
+        let (ours, theirs) = (ours.text(), theirs.text());
+        let ours: Vec<&str> = ours.lines().collect();
+        let theirs: Vec<&str> = theirs.lines().collect();
+        assert_eq!(ours.len(), 3, "{ours:?}");
+        assert_eq!(ours.len(), theirs.len());
+        // The same text once the timestamps (taken at different instants) are set aside.
+        let split = |line: &str| -> (String, String) {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let stamp = value["timestamp"].as_str().unwrap().to_string();
+            (stamp.clone(), line.replacen(&stamp, "T", 1))
+        };
+        for (ours, theirs) in ours.iter().zip(&theirs) {
+            let (our_stamp, our_rest) = split(ours);
+            let (their_stamp, their_rest) = split(theirs);
+            assert_eq!(our_rest, their_rest);
+            assert_eq!(
+                our_stamp.len(),
+                their_stamp.len(),
+                "{our_stamp} / {their_stamp}"
+            );
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(&our_stamp).is_ok(),
+                "{our_stamp}"
+            );
+        }
     }
 
     #[test]
