@@ -438,6 +438,36 @@ async fn syncs_declared_after_others_run_them_first() {
     h.stop().await;
 }
 
+/// A dependency reached through two paths (invoices → accounts, and invoices → cases →
+/// accounts) runs once per invocation, not once per path: a second run would read Severa again.
+#[tokio::test]
+async fn a_dependency_reached_twice_runs_once_per_invocation() {
+    let syncs = config(json!({
+        "accounts": {"read": "accounts"},
+        "cases": {"read": "cases", "after": ["accounts"]},
+        "invoices": {
+            "read": "invoices",
+            "after": ["accounts", "cases"],
+            "invoices": {"statuses": ["Sent"], "transferred_status": "Transferred"}
+        }
+    }));
+    let h = SyncHarness::start(syncs).await;
+    let report = h.run("invoices").await;
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
+    assert_eq!(
+        h.calls("GetAccountsChangedSince").await.len(),
+        1,
+        "accounts read once"
+    );
+    assert_eq!(h.calls("GetCasesChangedSince").await.len(), 1);
+    // Both paths report the accounts run, the same one.
+    let cases = &report.dependencies[1];
+    assert_eq!(cases.sync, "cases");
+    assert_eq!(cases.dependencies.len(), 1);
+    assert_eq!(cases.dependencies[0], report.dependencies[0]);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn an_unknown_sync_is_an_error_naming_the_configured_ones() {
     let h = SyncHarness::start(accounts_sync("now")).await;

@@ -45,6 +45,7 @@ use config::{FirstRun, Read, SyncConfig, SyncDefinition};
 use read::Record;
 use serde::{Deserialize, Serialize};
 use severa::{FaultKind, Quota, SeveraClient};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -244,6 +245,27 @@ pub struct Scheduler {
 struct Guards {
     client: SeveraClient,
     quota: Quota,
+    /// Dependencies already run in this invocation, with their reports: a sync reached through
+    /// two `after` paths runs once, not once per path.
+    ran: std::sync::Mutex<BTreeMap<String, RunReport>>,
+}
+
+impl Guards {
+    fn ran(&self, sync: &str) -> Option<RunReport> {
+        let ran = self
+            .ran
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ran.get(sync).cloned()
+    }
+
+    fn record(&self, report: &RunReport) {
+        let mut ran = self
+            .ran
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ran.insert(report.sync.clone(), report.clone());
+    }
 }
 
 impl Scheduler {
@@ -389,8 +411,15 @@ impl Scheduler {
 
         let mut dependencies = Vec::new();
         for dep in &sync.after {
-            let dep_sync = self.definition(dep)?;
-            let report = self.run_leased(dep_sync, run_id, Some(guards)).await?;
+            let report = match guards.ran(dep) {
+                Some(report) => report,
+                None => {
+                    let dep_sync = self.definition(dep)?;
+                    let report = self.run_leased(dep_sync, run_id, Some(guards)).await?;
+                    guards.record(&report);
+                    report
+                }
+            };
             let done = report.outcome == RunOutcome::Completed;
             let why = report.message.clone();
             dependencies.push(report);
@@ -446,6 +475,7 @@ impl Scheduler {
         Ok(Ok(Guards {
             client,
             quota: response.quota,
+            ran: Default::default(),
         }))
     }
 
