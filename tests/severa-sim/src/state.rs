@@ -402,7 +402,8 @@ pub struct Sim {
     pub quota: Quota,
     pub faults: Vec<FaultRule>,
     pub rng: u64,
-    pub log: Vec<LogEntry>,
+    /// The newest [`LOG_CAP`] calls; a ring, so a full log costs nothing more per call.
+    pub log: std::collections::VecDeque<LogEntry>,
     pub seq: u64,
     pub maintenance: bool,
 }
@@ -423,7 +424,7 @@ impl Sim {
             },
             faults: Vec::new(),
             rng: RNG_SEED,
-            log: Vec::new(),
+            log: std::collections::VecDeque::new(),
             seq: 0,
             maintenance: false,
         })
@@ -465,9 +466,9 @@ impl Sim {
         self.seq += 1;
         entry.seq = self.seq;
         if self.log.len() >= LOG_CAP {
-            self.log.remove(0);
+            self.log.pop_front();
         }
-        self.log.push(entry);
+        self.log.push_back(entry);
     }
 }
 
@@ -482,4 +483,40 @@ fn debug_assert_contract_members(kind: Kind, fields: &Fields) {
             .filter(|m| !kind.ty().has(m))
             .collect::<Vec<_>>()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> LogEntry {
+        LogEntry {
+            seq: 0,
+            at: String::new(),
+            interface: None,
+            operation: Some("AddNewHourEntry".into()),
+            soap_action: None,
+            user_guid: None,
+            http_status: Some(200),
+            fault: None,
+            injected: None,
+            params: Json::Null,
+            ignored: Vec::new(),
+            defaulted: Vec::new(),
+        }
+    }
+
+    /// The request log keeps the newest calls and drops the oldest one at a time (a `Vec` whose
+    /// first element was removed moved every other entry on each call once full).
+    #[test]
+    fn a_full_request_log_keeps_the_newest_calls() {
+        let (seed, _) = crate::fixture::load(None).unwrap();
+        let mut sim = Sim::new(seed, None, 10).unwrap();
+        for _ in 0..LOG_CAP + 5 {
+            sim.push_log(entry());
+        }
+        assert_eq!(sim.log.len(), LOG_CAP);
+        assert_eq!(sim.log.front().map(|e| e.seq), Some(6));
+        assert_eq!(sim.log.back().map(|e| e.seq), Some(LOG_CAP as u64 + 5));
+    }
 }
