@@ -226,26 +226,6 @@ mod tests {
         EnvVars::new(move |name: &str| map.get(name).cloned())
     }
 
-    /// Collects what a subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
     fn events() {
         let error = std::io::Error::other("disk \"full\"");
         tracing::info!(
@@ -270,8 +250,9 @@ mod tests {
 
     #[test]
     fn flat_json_lines_match_tracing_subscribers_json_format() {
-        let ours = Captured::default();
-        let theirs = Captured::default();
+        // The project's test log writer (`test_support`), here under two subscribers.
+        let ours = test_support::LogCapture::default();
+        let theirs = test_support::LogCapture::default();
         let writer = ours.clone();
         tracing::subscriber::with_default(json_log_lines(move || writer.clone()).finish(), events);
         let writer = theirs.clone();
@@ -287,9 +268,7 @@ mod tests {
                 .finish(),
             events,
         );
-        let (ours, theirs) = (ours.text(), theirs.text());
-        let ours: Vec<&str> = ours.lines().collect();
-        let theirs: Vec<&str> = theirs.lines().collect();
+        let (ours, theirs) = (ours.lines(), theirs.lines());
         assert_eq!(ours.len(), 3, "{ours:?}");
         assert_eq!(ours.len(), theirs.len());
         // The same text once the timestamps (taken at different instants) are set aside.

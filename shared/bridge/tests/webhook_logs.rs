@@ -16,29 +16,14 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use test_support::{sdk, unique};
 use webhook_harness::*;
 
-/// Collects what the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn one_json_log_line_per_request_without_secrets_or_signatures() {
     let env = setup().await;
-    let capture = Capture::default();
+    let capture = test_support::LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -79,7 +64,7 @@ async fn one_json_log_line_per_request_without_secrets_or_signatures() {
         StatusCode::OK
     );
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.lines().join("\n");
     let lines: Vec<Value> = text
         .lines()
         .filter(|l| l.contains("webhook request"))

@@ -409,7 +409,8 @@ impl Inner {
         }
 
         // Severa down or the key rejected: do not call it, come back when the breaker says.
-        let touches_severa = record_key(&job).is_some();
+        let record = record_key(&job);
+        let touches_severa = record.is_some();
         if touches_severa {
             let jitter = (self.settings.jitter)(10).min(10);
             let now = (self.settings.clock)();
@@ -473,7 +474,6 @@ impl Inner {
             }
         }
 
-        let record = record_key(&job);
         let mut intent = None;
         if let Some(key) = &record {
             match self
