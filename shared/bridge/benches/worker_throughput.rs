@@ -21,9 +21,15 @@
 //! rest (`sched_setaffinity`), as Severa runs on Visma's machines, not the worker's; on a
 //! shared or busy machine pinned runs are very noisy.
 //!
+//! The raw loop runs on a multi-thread runtime, the fastest load this process can put on the
+//! simulator. The worker runs as deployed: each instance is a thread with its own current-thread
+//! runtime and its own warm `Worker`, like a Lambda instance running the function's `main`.
+//!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
 //! `JOBS` (default 10000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS` (default 3),
-//! `PIN` (default 0).
+//! `PIN` (default 0), `CONCURRENCY` (records in flight per instance; default `IN_FLIGHT` over
+//! the number of batches that cover it), `INSTANCE_RUNTIME=multi_thread` (the instances on
+//! multi-thread runtimes, as the functions ran before).
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -129,6 +135,8 @@ fn main() {
         }
         None => println!("CPUs: shared by the simulator and the client side (PIN=1 splits them)"),
     }
+    // The raw load loop runs on a multi-thread runtime (the fastest load for the simulator);
+    // the worker's instances run on runtimes of their own, as the functions do (`worker_run`).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -488,15 +496,25 @@ struct Measured {
     cpu: Duration,
     /// The simulator process's CPU time over the same workload.
     sim_cpu: Duration,
+    /// This process's context switches over the workload.
+    switches: u64,
 }
 
 impl Measured {
     fn jobs_per_second(&self, jobs: usize) -> f64 {
         jobs as f64 / self.wall.as_secs_f64()
     }
+
+    /// CPUs kept busy on average (this process plus the simulator): below the CPUs available,
+    /// the run waited on something other than CPU (the batch barrier, scheduling).
+    fn cpus_busy(&self) -> f64 {
+        (self.cpu + self.sim_cpu).as_secs_f64() / self.wall.as_secs_f64()
+    }
 }
 
-fn process_cpu() -> Duration {
+/// This process's user + system CPU time and its context switches (voluntary: it waited;
+/// involuntary: it was preempted), from `getrusage`.
+fn process_usage() -> (Duration, u64) {
     // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_SELF is always valid.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -504,7 +522,8 @@ fn process_cpu() -> Duration {
         usage
     };
     let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+    let cpu = Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime));
+    (cpu, (usage.ru_nvcsw + usage.ru_nivcsw) as u64)
 }
 
 /// The simulator's capacity as this client sees it: `in_flight` tasks each sending the next
@@ -530,6 +549,10 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
         )),
         quantity: Some(Decimal::new(125, 2)),
         description: Some(DESCRIPTION.to_string()),
+        // As the worker's create rule sets them (the case is not internal), so that the
+        // simulator does the same work per call in both runs.
+        is_billable: Some(true),
+        is_read_only: Some(false),
         ..Default::default()
     };
     // Warm like the worker: connections open (one per in-flight call), first call made.
@@ -543,7 +566,7 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
         task.await.expect("warm task").expect("warm-up add");
     }
     let next = Arc::new(AtomicUsize::new(in_flight));
-    let cpu = process_cpu();
+    let (cpu, switches) = process_usage();
     let sim_cpu = sim.cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..in_flight)
@@ -559,62 +582,68 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
     for task in tasks {
         task.await.expect("raw task");
     }
+    let (cpu_after, switches_after) = process_usage();
     Measured {
         wall: started.elapsed(),
-        cpu: process_cpu() - cpu,
+        cpu: cpu_after - cpu,
         sim_cpu: sim.cpu().saturating_sub(sim_cpu),
+        switches: switches_after - switches,
     }
 }
 
-/// The worker as Lambda drives it: batches of `batch` records, `in_flight / batch` batches
-/// handled at once (instances), records of a batch concurrently. One warm `Worker`.
-async fn worker_run(
+/// The worker as Lambda drives it: `in_flight / batch` instances (or `in_flight / CONCURRENCY`),
+/// each its own thread with its own current-thread runtime and its own warm `Worker` (client,
+/// key cache, reference cache), as each Lambda instance is its own process running the
+/// function's `main`; they share the table and the queues, as instances share DynamoDB and SQS.
+/// Each instance takes batches of `batch` records and handles a batch's records concurrently.
+/// Returns the measurement and the number of instances (each applied one warm-up job).
+fn worker_run(
     sim: &SimProcess,
     run: usize,
     jobs: usize,
     in_flight: usize,
     batch: usize,
-) -> Measured {
+) -> (Measured, usize) {
     let table = Arc::new(MemoryTable::default());
     let queues = Arc::new(MemoryQueues::default());
-    let ports = WorkerPorts {
-        queue: queues.clone(),
-        dlq: queues.clone(),
-        idempotency: table.clone(),
-        id_map: table.clone(),
-        records: table.clone(),
-        breaker: Arc::new(NoBreaker),
-        secrets: Arc::new(SecretCache::new(
-            Arc::new(StaticKey),
-            bridge::secrets::DEFAULT_TTL,
-        )),
-    };
-    let severa = SeveraSettings {
-        secret_id: "severa-key".into(),
-        endpoint: Some(sim.endpoint()),
-        config: SeveraConfig::default(),
-    };
     // The same number of Severa calls in flight as the raw run: `instances` batches at a time,
     // each with its share of the records in flight (16 = 2 × 8 with batches of 10). With fewer
     // (one batch of 10 against 16), the bench measured the difference in concurrency, not the
     // worker — which showed once the simulator got fast enough not to be the bottleneck.
-    let instances = in_flight.div_ceil(batch).max(1);
-    let settings = WorkerSettings {
-        concurrency: in_flight.div_ceil(instances),
-        // Formatted like production's EMF lines, written nowhere (the log lines go to a sink too).
-        metrics: bridge::metrics::Metrics::discard("worker"),
-        ..WorkerSettings::default()
+    let instances = match env_usize("CONCURRENCY", 0) {
+        0 => in_flight.div_ceil(batch).max(1),
+        per_instance => in_flight.div_ceil(per_instance),
     };
-    let worker = Worker::new(ports, severa, settings);
-
-    // Warm the instance as a deployed worker is warm: client built, key read, references resolved.
-    let warm = worker
-        .handle(
-            event(vec![record(job_body(run, usize::MAX), usize::MAX)]),
-            Utc::now() + chrono::Duration::minutes(15),
-        )
-        .await;
-    assert!(warm.batch_item_failures.is_empty(), "warm-up job failed");
+    let concurrency = in_flight.div_ceil(instances);
+    // The functions run a current-thread runtime (see `functions/worker/src/main.rs`);
+    // `INSTANCE_RUNTIME=multi_thread` measures what the multi-thread runtime cost instead.
+    let multi_thread = std::env::var("INSTANCE_RUNTIME").as_deref() == Ok("multi_thread");
+    let new_worker = || {
+        let ports = WorkerPorts {
+            queue: queues.clone(),
+            dlq: queues.clone(),
+            idempotency: table.clone(),
+            id_map: table.clone(),
+            records: table.clone(),
+            breaker: Arc::new(NoBreaker),
+            secrets: Arc::new(SecretCache::new(
+                Arc::new(StaticKey),
+                bridge::secrets::DEFAULT_TTL,
+            )),
+        };
+        let severa = SeveraSettings {
+            secret_id: "severa-key".into(),
+            endpoint: Some(sim.endpoint()),
+            config: SeveraConfig::default(),
+        };
+        let settings = WorkerSettings {
+            concurrency,
+            // Formatted like production's EMF lines, written nowhere (the log lines go to a sink too).
+            metrics: bridge::metrics::Metrics::discard("worker"),
+            ..WorkerSettings::default()
+        };
+        Worker::new(ports, severa, settings)
+    };
 
     let batches: Vec<Vec<SqsMessage>> = (0..jobs)
         .map(|n| record(job_body(run, n), n))
@@ -622,35 +651,65 @@ async fn worker_run(
         .chunks(batch)
         .map(<[SqsMessage]>::to_vec)
         .collect();
-    let queue = Arc::new(Mutex::new(batches.into_iter()));
-    let cpu = process_cpu();
-    let sim_cpu = sim.cpu();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..instances)
-        .map(|_| {
-            let (worker, queue) = (worker.clone(), queue.clone());
-            tokio::spawn(async move {
-                let mut failures = 0;
-                loop {
-                    let Some(records) = queue.lock().expect("queue").next() else {
-                        break;
-                    };
-                    let deadline = Utc::now() + chrono::Duration::minutes(15);
-                    let response = worker.handle(event(records), deadline).await;
-                    failures += response.batch_item_failures.len();
-                }
-                failures
+    let queue = Mutex::new(batches.into_iter());
+    // Every instance warm before the clock starts; the clock stops when the last one is done.
+    let warm = std::sync::Barrier::new(instances + 1);
+    let mut before = None;
+    let failures: usize = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..instances)
+            .map(|instance| {
+                let (worker, queue, warm) = (new_worker(), &queue, &warm);
+                scope.spawn(move || {
+                    let runtime = if multi_thread {
+                        tokio::runtime::Builder::new_multi_thread()
+                    } else {
+                        tokio::runtime::Builder::new_current_thread()
+                    }
+                    .enable_all()
+                    .build()
+                    .expect("instance runtime");
+                    runtime.block_on(async move {
+                        // Warm as a deployed instance is: client built, key read, references resolved.
+                        let warm_up = usize::MAX - instance;
+                        let response = worker
+                            .handle(
+                                event(vec![record(job_body(run, warm_up), warm_up)]),
+                                Utc::now() + chrono::Duration::minutes(15),
+                            )
+                            .await;
+                        assert!(
+                            response.batch_item_failures.is_empty(),
+                            "warm-up job failed"
+                        );
+                        warm.wait();
+                        let mut failures = 0;
+                        loop {
+                            let Some(records) = queue.lock().expect("queue").next() else {
+                                break;
+                            };
+                            let deadline = Utc::now() + chrono::Duration::minutes(15);
+                            let response = worker.handle(event(records), deadline).await;
+                            failures += response.batch_item_failures.len();
+                        }
+                        failures
+                    })
+                })
             })
-        })
-        .collect();
-    let mut failures = 0;
-    for task in tasks {
-        failures += task.await.expect("instance task");
-    }
+            .collect();
+        warm.wait();
+        before = Some((process_usage(), sim.cpu(), Instant::now()));
+        threads
+            .into_iter()
+            .map(|thread| thread.join().expect("instance thread"))
+            .sum()
+    });
+    let ((cpu, switches), sim_cpu, started) = before.expect("the run started");
+    let (cpu_after, switches_after) = process_usage();
     let measured = Measured {
         wall: started.elapsed(),
-        cpu: process_cpu() - cpu,
+        cpu: cpu_after - cpu,
         sim_cpu: sim.cpu().saturating_sub(sim_cpu),
+        switches: switches_after - switches,
     };
     assert_eq!(failures, 0, "records reported for retry");
     assert_eq!(
@@ -661,10 +720,10 @@ async fn worker_run(
     assert_eq!(queues.delays.load(Ordering::Relaxed), 0, "retry delays set");
     assert_eq!(
         table.ids.lock().expect("ids").len(),
-        jobs + 1,
+        jobs + instances,
         "every job mapped to one Severa entry"
     );
-    measured
+    (measured, instances)
 }
 
 async fn hour_entries_in_sim(http: &reqwest::Client, sim: &SimProcess) -> usize {
@@ -731,7 +790,7 @@ async fn bench() {
         sim.child.id()
     );
     println!(
-        "{:>5} | {:>12} | {:>12} | {:>7} | {:>14} | {:>14} | {:>14} | {:>14}",
+        "{:>5} | {:>12} | {:>12} | {:>7} | {:>14} | {:>14} | {:>14} | {:>14} | {:>14} | {:>11} | {:>11}",
         "round",
         "raw jobs/s",
         "worker jobs/s",
@@ -739,7 +798,10 @@ async fn bench() {
         "raw CPU/job",
         "worker CPU/job",
         "overhead/job",
-        "sim CPU/call"
+        "sim CPU/call",
+        "(worker run)",
+        "CPUs busy",
+        "switch/job"
     );
     let mut ratios = Vec::new();
     let mut overheads = Vec::new();
@@ -754,23 +816,23 @@ async fn bench() {
         );
 
         reset(&http, &sim).await;
-        let worker = worker_run(&sim, round, jobs, in_flight, batch).await;
+        let (worker, instances) = worker_run(&sim, round, jobs, in_flight, batch);
         assert_eq!(
             hour_entries_in_sim(&http, &sim).await,
-            jobs + 1,
-            "worker run: every job applied once (plus the warm-up job)"
+            jobs + instances,
+            "worker run: every job applied once (plus each instance's warm-up job)"
         );
         let calls = calls_since_reset(&http, &sim).await;
-        calls_per_job.push(calls as f64 / (jobs + 1) as f64);
+        calls_per_job.push(calls as f64 / (jobs + instances) as f64);
 
         let per_job = |m: &Measured| m.cpu.as_secs_f64() * 1e6 / jobs as f64;
         let ratio = worker.jobs_per_second(jobs) / raw.jobs_per_second(jobs);
         let overhead = per_job(&worker) - per_job(&raw);
         ratios.push(ratio);
         overheads.push(overhead);
-        let sim_per_call = raw.sim_cpu.as_secs_f64() * 1e6 / jobs as f64;
+        let sim_per_call = |m: &Measured| m.sim_cpu.as_secs_f64() * 1e6 / jobs as f64;
         println!(
-            "{:>5} | {:>12.0} | {:>12.0} | {:>6.1}% | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs",
+            "{:>5} | {:>12.0} | {:>12.0} | {:>6.1}% | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs | {:>11.0} µs | {:>4.2} / {:>4.2} | {:>4.2} / {:>4.2}",
             round + 1,
             raw.jobs_per_second(jobs),
             worker.jobs_per_second(jobs),
@@ -778,7 +840,12 @@ async fn bench() {
             per_job(&raw),
             per_job(&worker),
             overhead,
-            sim_per_call,
+            sim_per_call(&raw),
+            sim_per_call(&worker),
+            raw.cpus_busy(),
+            worker.cpus_busy(),
+            raw.switches as f64 / jobs as f64,
+            worker.switches as f64 / jobs as f64,
         );
     }
     let median = |values: &mut Vec<f64>| {
