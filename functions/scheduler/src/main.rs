@@ -54,7 +54,9 @@ impl Config {
     }
 }
 
-#[tokio::main]
+// One event at a time per instance, on a fraction of a vCPU: a second thread would only add
+// wake-ups (README, "Deploy to AWS": runtime).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     function_env::init_json_logging();
     let config = Config::from_vars(|name| std::env::var(name).ok()).inspect_err(|e| {

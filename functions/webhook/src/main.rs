@@ -21,7 +21,9 @@ use bridge::webhook::config::Config;
 use lambda_http::{Body, Request, service_fn};
 use std::sync::Arc;
 
-#[tokio::main]
+// One event at a time per instance, on a fraction of a vCPU: a second thread would only add
+// wake-ups (README, "Deploy to AWS": runtime).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     function_env::init_json_logging();
 
