@@ -336,34 +336,38 @@ impl Worker {
             .records
             .into_iter()
             .map(|record| {
-                let meta = Meta::from_record(&record);
-                let receipt = record.receipt_handle.clone();
-                let body = record.body.clone();
-                let inner = self.inner.clone();
+                // Shared with the task: the batch keeps it for the answer and a panic's cleanup.
+                let record = Arc::new(record);
+                let (task_record, inner) = (record.clone(), self.inner.clone());
                 let semaphore = semaphore.clone();
                 let task = tokio::spawn(async move {
                     let _permit = semaphore.acquire_owned().await;
                     // Boxed: the job's future (parsing through the Severa call) is several KiB,
                     // and the task would otherwise copy it whole at each move into the runtime.
-                    Box::pin(inner.process(record, deadline)).await
+                    Box::pin(inner.process(&task_record, deadline)).await
                 });
-                (meta, receipt, body, task)
+                (record, task)
             })
             .collect();
 
         let mut response = SqsBatchResponse::default();
-        for (meta, receipt, body, task) in tasks {
-            let message_id = meta.message_id.clone();
+        for (record, task) in tasks {
             let retry = match task.await {
                 Ok(outcome) => outcome == Outcome::Retry,
                 Err(join_error) => {
                     self.inner
-                        .after_panic(meta, receipt.as_deref(), body.as_deref(), join_error)
+                        .after_panic(
+                            Meta::from_record(&record),
+                            record.receipt_handle.as_deref(),
+                            record.body.as_deref(),
+                            join_error,
+                        )
                         .await;
                     true
                 }
             };
             if retry {
+                let message_id = record.message_id.clone().unwrap_or_default();
                 if message_id.is_empty() {
                     tracing::error!(
                         "a record to retry has no messageId; Lambda will retry the whole batch"
@@ -380,9 +384,9 @@ impl Worker {
 }
 
 impl Inner {
-    async fn process(&self, record: SqsMessage, deadline: DateTime<Utc>) -> Outcome {
+    async fn process(&self, record: &SqsMessage, deadline: DateTime<Utc>) -> Outcome {
         let started = Instant::now();
-        let meta = Meta::from_record(&record);
+        let meta = Meta::from_record(record);
         let body = record.body.as_deref().unwrap_or_default();
         let receipt = record.receipt_handle.as_deref();
         let job = match Job::from_json(body.as_bytes()) {
