@@ -654,8 +654,7 @@ fn worker_run(
     let queue = Mutex::new(batches.into_iter());
     // Every instance warm before the clock starts; the clock stops when the last one is done.
     let warm = std::sync::Barrier::new(instances + 1);
-    let mut before = None;
-    let failures: usize = std::thread::scope(|scope| {
+    let (((cpu, switches), sim_cpu, started), failures) = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..instances)
             .map(|instance| {
                 let (worker, queue, warm) = (new_worker(), &queue, &warm);
@@ -697,13 +696,13 @@ fn worker_run(
             })
             .collect();
         warm.wait();
-        before = Some((process_usage(), sim.cpu(), Instant::now()));
-        threads
+        let before = (process_usage(), sim.cpu(), Instant::now());
+        let failures: usize = threads
             .into_iter()
             .map(|thread| thread.join().expect("instance thread"))
-            .sum()
+            .sum();
+        (before, failures)
     });
-    let ((cpu, switches), sim_cpu, started) = before.expect("the run started");
     let (cpu_after, switches_after) = process_usage();
     let measured = Measured {
         wall: started.elapsed(),
