@@ -160,6 +160,9 @@ fn check_rule(rule: &mut FaultRule) -> Result<(), String> {
         }
         _ => {}
     }
+    if rule.latency_jitter_ms.is_some() && rule.kind != InjectKind::Latency {
+        return Err("latency_jitter_ms goes only with kind \"latency\"".into());
+    }
     rule.applied = 0;
     Ok(())
 }

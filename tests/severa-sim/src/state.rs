@@ -350,6 +350,10 @@ pub struct FaultRule {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
+    /// `latency` only: each call waits `latency_ms` plus a uniform draw from
+    /// `[0, latency_jitter_ms)`, as real calls do not all take the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_jitter_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -457,9 +461,17 @@ impl Sim {
         if rate < 1.0 && self.roll() >= rate {
             return None;
         }
+        // Rolled only for a jittered rule: other rules keep the seeded sequence they had.
+        let extra = match self.faults[index].latency_jitter_ms {
+            Some(jitter) if jitter > 0 => (self.roll() * jitter as f64) as u64,
+            _ => 0,
+        };
         let rule = &mut self.faults[index];
         rule.applied += 1;
-        Some(rule.clone())
+        let mut taken = rule.clone();
+        // The returned rule carries this call's drawn wait.
+        taken.latency_ms = taken.latency_ms.map(|ms| ms + extra);
+        Some(taken)
     }
 
     pub fn push_log(&mut self, mut entry: LogEntry) {

@@ -757,6 +757,16 @@ async fn injected_faults_of_every_kind() {
     let started = Instant::now();
     assert_eq!(work_types().await.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(150));
+    // jittered: at least the base wait, a draw on top
+    t.admin_ok(
+        "POST",
+        "/faults",
+        Some(json!({"operation": "*", "kind": "latency", "latency_ms": 40, "latency_jitter_ms": 30, "times": 1})),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(work_types().await.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(40));
 
     // hang until the client gives up
     t.admin_ok(
@@ -806,6 +816,14 @@ async fn injected_faults_of_every_kind() {
         )
         .await;
     assert_eq!(status, 400);
+    let (status, _) = t
+        .admin(
+            "POST",
+            "/faults",
+            Some(json!({"operation": "*", "kind": "http503", "latency_jitter_ms": 10})),
+        )
+        .await;
+    assert_eq!(status, 400, "jitter without latency");
 
     let log = t.admin_ok("GET", "/requests", None).await;
     let injected: Vec<&str> = log
