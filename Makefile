@@ -40,6 +40,8 @@ bench:
 
 bench-worker:
 	cargo bench -p bridge --bench worker_throughput
+	SEVERA_LATENCY_MS=20 SEVERA_LATENCY_JITTER_MS=20 IN_FLIGHT=8 CONCURRENCY=4 BATCH=8 JOBS=1600 ROUNDS=5 \
+		cargo bench -p bridge --bench worker_throughput
 
 FUNCTIONS := -p webhook -p worker -p scheduler -p rotation
 

@@ -32,10 +32,19 @@
 //! half of the rounds, and the ratio of all rounds pooled.
 //!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
-//! `JOBS` (per run, default 3000), `IN_FLIGHT` (default 16), `BATCH` (default 10), `ROUNDS`
+//! `JOBS` (per run, default 3000), `IN_FLIGHT` (default 16), `BATCH` (default 8), `ROUNDS`
 //! (default 15), `PIN` (default 0), `CONCURRENCY` (records in flight per instance; default
 //! `IN_FLIGHT` over the number of batches that cover it), `INSTANCE_RUNTIME=multi_thread` (the
-//! instances on multi-thread runtimes, as the functions ran before).
+//! instances on multi-thread runtimes, as the functions ran before), `SEVERA_LATENCY_MS` (every
+//! Severa call waits this long in the simulator first, as a real Severa call takes tens to
+//! hundreds of milliseconds: the ratio then measures how well the worker keeps its calls in
+//! flight across Lambda's batches instead of CPU shared with the simulator),
+//! `SEVERA_LATENCY_JITTER_MS` (plus a uniform draw below this, per call).
+//!
+//! `make bench-worker` runs two sittings: the CPU-bound one above (16 in flight, where the
+//! worker's CPU per job competes with the simulator's) and a latency-bound one in the template's
+//! layout (2 instances × 4 records, batches of 8, 20–40 ms per call), where the ratio shows what
+//! Lambda's batch barrier costs: an invocation ends with its slowest record.
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -619,30 +628,48 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
     }
 }
 
-/// The worker as Lambda drives it: `in_flight / batch` instances (or `in_flight / CONCURRENCY`),
-/// each its own thread with its own current-thread runtime and its own warm `Worker` (client,
-/// key cache, reference cache), as each Lambda instance is its own process running the
-/// function's `main`; they share the table and the queues, as instances share DynamoDB and SQS.
-/// Each instance takes batches of `batch` records and handles a batch's records concurrently.
-/// Returns the measurement and the number of instances (each applied one warm-up job).
-fn worker_run(
-    sim: &SimProcess,
-    run: usize,
-    jobs: usize,
-    in_flight: usize,
+/// How the worker's calls in flight are spread over Lambda instances: `instances` instances,
+/// each with `concurrency` records of its batch of `batch` in flight.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    instances: usize,
+    concurrency: usize,
     batch: usize,
-) -> (Measured, usize) {
+}
+
+impl Layout {
+    /// The same number of Severa calls in flight as the raw run (16 = 2 × 8 by default). With
+    /// fewer (one batch of 10 against 16), the bench measured the difference in concurrency, not
+    /// the worker. `CONCURRENCY` sets the records in flight per instance; without it, as many
+    /// instances as batches cover `in_flight`.
+    fn from_env(in_flight: usize) -> Self {
+        let batch = env_usize("BATCH", 8);
+        let instances = match env_usize("CONCURRENCY", 0) {
+            0 => in_flight.div_ceil(batch.min(in_flight)),
+            per_instance => in_flight.div_ceil(per_instance),
+        };
+        Layout {
+            instances,
+            concurrency: in_flight.div_ceil(instances),
+            batch,
+        }
+    }
+}
+
+/// The worker as Lambda drives it: `layout.instances` instances, each its own thread with its
+/// own current-thread runtime and its own warm `Worker` (client, key cache, reference cache), as
+/// each Lambda instance is its own process running the function's `main`; they share the table
+/// and the queues, as instances share DynamoDB and SQS. Each instance takes batches of
+/// `layout.batch` records and handles `layout.concurrency` of a batch's records at a time.
+/// Returns the measurement (each instance also applied one warm-up job).
+fn worker_run(sim: &SimProcess, run: usize, jobs: usize, layout: Layout) -> Measured {
     let table = Arc::new(MemoryTable::default());
     let queues = Arc::new(MemoryQueues::default());
-    // The same number of Severa calls in flight as the raw run: `instances` batches at a time,
-    // each with its share of the records in flight (16 = 2 × 8 with batches of 10). With fewer
-    // (one batch of 10 against 16), the bench measured the difference in concurrency, not the
-    // worker — which showed once the simulator got fast enough not to be the bottleneck.
-    let instances = match env_usize("CONCURRENCY", 0) {
-        0 => in_flight.div_ceil(batch).max(1),
-        per_instance => in_flight.div_ceil(per_instance),
-    };
-    let concurrency = in_flight.div_ceil(instances);
+    let Layout {
+        instances,
+        concurrency,
+        batch,
+    } = layout;
     // The functions run a current-thread runtime (see `functions/worker/src/main.rs`);
     // `INSTANCE_RUNTIME=multi_thread` measures what the multi-thread runtime cost instead.
     let multi_thread = std::env::var("INSTANCE_RUNTIME").as_deref() == Ok("multi_thread");
@@ -752,7 +779,7 @@ fn worker_run(
         jobs + instances,
         "every job mapped to one Severa entry"
     );
-    (measured, instances)
+    measured
 }
 
 async fn hour_entries_in_sim(http: &reqwest::Client, sim: &SimProcess) -> usize {
@@ -790,6 +817,9 @@ async fn calls_since_reset(http: &reqwest::Client, sim: &SimProcess) -> u64 {
     quota["used"].as_u64().expect("used")
 }
 
+/// Resets the simulator; with `SEVERA_LATENCY_MS` set, every call then waits that long (plus
+/// up to `SEVERA_LATENCY_JITTER_MS`) before it is served (severa-sim's `latency` injection; a
+/// reset clears injections).
 async fn reset(http: &reqwest::Client, sim: &SimProcess) {
     let status = http
         .post(sim.admin("/reset"))
@@ -798,6 +828,20 @@ async fn reset(http: &reqwest::Client, sim: &SimProcess) {
         .expect("reset")
         .status();
     assert!(status.is_success(), "simulator reset: {status}");
+    let latency_ms = env_usize("SEVERA_LATENCY_MS", 0);
+    if latency_ms > 0 {
+        let jitter_ms = env_usize("SEVERA_LATENCY_JITTER_MS", 0);
+        let rule = json!({ "operation": "*", "kind": "latency", "latency_ms": latency_ms, "latency_jitter_ms": jitter_ms });
+        let status = http
+            .post(sim.admin("/faults"))
+            .header("content-type", "application/json")
+            .body(rule.to_string())
+            .send()
+            .await
+            .expect("latency rule")
+            .status();
+        assert!(status.is_success(), "simulator latency rule: {status}");
+    }
 }
 
 /// A raw run on a freshly reset simulator, checked: every call left one entry.
@@ -827,12 +871,23 @@ async fn bench() {
 
     let jobs = env_usize("JOBS", 3_000);
     let in_flight = env_usize("IN_FLIGHT", 16);
-    let batch = env_usize("BATCH", 10).min(in_flight);
+    let layout = Layout::from_env(in_flight);
     let rounds = env_usize("ROUNDS", 15);
     let sim = SimProcess::start();
     let http = reqwest::Client::new();
+    let latency = match (
+        env_usize("SEVERA_LATENCY_MS", 0),
+        env_usize("SEVERA_LATENCY_JITTER_MS", 0),
+    ) {
+        (0, _) => "answered at the simulator's own speed".to_string(),
+        (ms, 0) => format!("each answered after {ms} ms"),
+        (ms, jitter) => format!("each answered after {ms}–{} ms", ms + jitter),
+    };
     println!(
-        "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight, SQS batches of {batch}, {rounds} rounds (odd rounds run the worker first); simulator pid {}",
+        "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight ({latency}); worker: {} instances × {} records in flight, SQS batches of {}; {rounds} rounds (odd rounds run the worker first); simulator pid {}",
+        layout.instances,
+        layout.concurrency,
+        layout.batch,
         sim.child.id()
     );
     println!(
@@ -867,7 +922,8 @@ async fn bench() {
             Some(raw_measured(&http, &sim, jobs, in_flight).await)
         };
         reset(&http, &sim).await;
-        let (worker, instances) = worker_run(&sim, round, jobs, in_flight, batch);
+        let worker = worker_run(&sim, round, jobs, layout);
+        let instances = layout.instances;
         assert_eq!(
             hour_entries_in_sim(&http, &sim).await,
             jobs + instances,
