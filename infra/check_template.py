@@ -117,6 +117,10 @@ def main():
             size = resources[name]["Properties"].get("MaximumMessageSize")
             check(size == int(limit.group(1)) * 1024, f"{name}: MaximumMessageSize must be {int(limit.group(1)) * 1024} (bridge::ports::MAX_MESSAGE_BYTES), is {size}")
     check(resources["DeadLetterQueue"]["Properties"].get("SqsManagedSseEnabled") is True, "DeadLetterQueue: SSE")
+    params = template["Parameters"]
+    batch, per_invocation = params["WorkerBatchSize"]["Default"], params["WorkerRecordConcurrency"]["Default"]
+    # The batch barrier: a batch that is not a multiple leaves calls idle in its last round.
+    check(batch % per_invocation == 0, f"WorkerBatchSize default ({batch}) must be a multiple of WorkerRecordConcurrency ({per_invocation})")
     longest_window = template["Parameters"]["WorkerBatchWindowSeconds"]["MaxValue"]
     visibility = template["Mappings"]["WorkerTimeoutToVisibility"]
     allowed = template["Parameters"]["WorkerTimeout"]["AllowedValues"]
