@@ -121,7 +121,7 @@ def main():
     batch, per_invocation = params["WorkerBatchSize"]["Default"], params["WorkerRecordConcurrency"]["Default"]
     # The batch barrier: a batch that is not a multiple leaves calls idle in its last round.
     check(batch % per_invocation == 0, f"WorkerBatchSize default ({batch}) must be a multiple of WorkerRecordConcurrency ({per_invocation})")
-    longest_window = template["Parameters"]["WorkerBatchWindowSeconds"]["MaxValue"]
+    longest_window = params["WorkerBatchWindowSeconds"]["MaxValue"]
     visibility = template["Mappings"]["WorkerTimeoutToVisibility"]
     allowed = template["Parameters"]["WorkerTimeout"]["AllowedValues"]
     check(sorted(visibility) == sorted(allowed), "WorkerTimeoutToVisibility must map every allowed WorkerTimeout")

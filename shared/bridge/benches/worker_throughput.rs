@@ -189,6 +189,32 @@ fn run_simulator() {
 struct SimProcess {
     child: Child,
     addr: String,
+    /// `SEVERA_LATENCY_MS` and `SEVERA_LATENCY_JITTER_MS`, read once; every reset injects them.
+    latency: Latency,
+}
+
+/// The wait severa-sim adds to every call (none by default).
+#[derive(Debug, Clone, Copy)]
+struct Latency {
+    ms: usize,
+    jitter_ms: usize,
+}
+
+impl Latency {
+    fn from_env() -> Self {
+        Latency {
+            ms: env_usize("SEVERA_LATENCY_MS", 0),
+            jitter_ms: env_usize("SEVERA_LATENCY_JITTER_MS", 0),
+        }
+    }
+
+    fn describe(self) -> String {
+        match (self.ms, self.jitter_ms) {
+            (0, _) => "answered at the simulator's own speed".to_string(),
+            (ms, 0) => format!("each answered after {ms} ms"),
+            (ms, jitter) => format!("each answered after {ms}–{} ms", ms + jitter),
+        }
+    }
 }
 
 impl SimProcess {
@@ -246,6 +272,7 @@ impl SimProcess {
         SimProcess {
             child,
             addr: line.trim().to_string(),
+            latency: Latency::from_env(),
         }
     }
 
@@ -817,9 +844,8 @@ async fn calls_since_reset(http: &reqwest::Client, sim: &SimProcess) -> u64 {
     quota["used"].as_u64().expect("used")
 }
 
-/// Resets the simulator; with `SEVERA_LATENCY_MS` set, every call then waits that long (plus
-/// up to `SEVERA_LATENCY_JITTER_MS`) before it is served (severa-sim's `latency` injection; a
-/// reset clears injections).
+/// Resets the simulator; with a latency set, every call then waits that long (plus the jitter
+/// draw) before it is served (severa-sim's `latency` injection; a reset clears injections).
 async fn reset(http: &reqwest::Client, sim: &SimProcess) {
     let status = http
         .post(sim.admin("/reset"))
@@ -828,10 +854,9 @@ async fn reset(http: &reqwest::Client, sim: &SimProcess) {
         .expect("reset")
         .status();
     assert!(status.is_success(), "simulator reset: {status}");
-    let latency_ms = env_usize("SEVERA_LATENCY_MS", 0);
-    if latency_ms > 0 {
-        let jitter_ms = env_usize("SEVERA_LATENCY_JITTER_MS", 0);
-        let rule = json!({ "operation": "*", "kind": "latency", "latency_ms": latency_ms, "latency_jitter_ms": jitter_ms });
+    let Latency { ms, jitter_ms } = sim.latency;
+    if ms > 0 {
+        let rule = json!({ "operation": "*", "kind": "latency", "latency_ms": ms, "latency_jitter_ms": jitter_ms });
         let status = http
             .post(sim.admin("/faults"))
             .header("content-type", "application/json")
@@ -875,14 +900,7 @@ async fn bench() {
     let rounds = env_usize("ROUNDS", 15);
     let sim = SimProcess::start();
     let http = reqwest::Client::new();
-    let latency = match (
-        env_usize("SEVERA_LATENCY_MS", 0),
-        env_usize("SEVERA_LATENCY_JITTER_MS", 0),
-    ) {
-        (0, _) => "answered at the simulator's own speed".to_string(),
-        (ms, 0) => format!("each answered after {ms} ms"),
-        (ms, jitter) => format!("each answered after {ms}–{} ms", ms + jitter),
-    };
+    let latency = sim.latency.describe();
     println!(
         "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight ({latency}); worker: {} instances × {} records in flight, SQS batches of {}; {rounds} rounds (odd rounds run the worker first); simulator pid {}",
         layout.instances,

@@ -518,6 +518,51 @@ mod tests {
         }
     }
 
+    /// A jittered latency rule hands each call its own wait in `[latency_ms, latency_ms +
+    /// jitter)`, drawn from the seeded generator; a plain one hands out `latency_ms` as set.
+    #[test]
+    fn a_jittered_latency_rule_draws_each_wait_within_its_range() {
+        let (seed, _) = crate::fixture::load(None).unwrap();
+        let mut sim = Sim::new(seed, None, 10).unwrap();
+        let rule = |jitter| FaultRule {
+            operation: "*".into(),
+            kind: InjectKind::Latency,
+            fault_type: None,
+            message: None,
+            latency_ms: Some(40),
+            latency_jitter_ms: jitter,
+            times: None,
+            rate: None,
+            applied: 0,
+        };
+        sim.faults.push(rule(Some(30)));
+        let waits: Vec<u64> = (0..50)
+            .map(|_| {
+                sim.take_injection("GetVersion")
+                    .unwrap()
+                    .latency_ms
+                    .unwrap()
+            })
+            .collect();
+        assert!(waits.iter().all(|ms| (40..70).contains(ms)), "{waits:?}");
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 10, "the draws vary: {waits:?}");
+        assert_eq!(
+            sim.faults[0].latency_ms,
+            Some(40),
+            "the rule itself is unchanged"
+        );
+
+        sim.faults.clear();
+        sim.faults.push(rule(None));
+        let rng_before = sim.rng;
+        assert_eq!(
+            sim.take_injection("GetVersion").unwrap().latency_ms,
+            Some(40)
+        );
+        assert_eq!(sim.rng, rng_before, "a plain rule does not roll");
+    }
+
     /// The request log keeps the newest calls and drops the oldest one at a time (a `Vec` whose
     /// first element was removed moved every other entry on each call once full).
     #[test]
