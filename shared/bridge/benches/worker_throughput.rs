@@ -33,8 +33,8 @@
 //!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
 //! `JOBS` (per run, default 3000), `IN_FLIGHT` (default 16), `BATCH` (default 8), `ROUNDS`
-//! (default 15), `PIN` (default 0), `CONCURRENCY` (records in flight per instance; default
-//! `IN_FLIGHT` over the number of batches that cover it), `INSTANCE_RUNTIME=multi_thread` (the
+//! (default 15), `PIN` (default 0), `CONCURRENCY` (records in flight per instance, default 8;
+//! the instances are as many as cover `IN_FLIGHT`), `INSTANCE_RUNTIME=multi_thread` (the
 //! instances on multi-thread runtimes, as the functions ran before), `SEVERA_LATENCY_MS` (every
 //! Severa call waits this long in the simulator first, as a real Severa call takes tens to
 //! hundreds of milliseconds: the ratio then measures how well the worker keeps its calls in
@@ -667,14 +667,13 @@ struct Layout {
 impl Layout {
     /// The same number of Severa calls in flight as the raw run (16 = 2 × 8 by default). With
     /// fewer (one batch of 10 against 16), the bench measured the difference in concurrency, not
-    /// the worker. `CONCURRENCY` sets the records in flight per instance; without it, as many
-    /// instances as batches cover `in_flight`.
+    /// the worker. `CONCURRENCY` sets the records in flight per instance (default 8), and
+    /// `BATCH` only the batch: the number of instances used to follow the batch size, so
+    /// `BATCH=96` silently ran one instance × 16 instead of 2 × 8.
     fn from_env(in_flight: usize) -> Self {
         let batch = env_usize("BATCH", 8);
-        let instances = match env_usize("CONCURRENCY", 0) {
-            0 => in_flight.div_ceil(batch.min(in_flight)),
-            per_instance => in_flight.div_ceil(per_instance),
-        };
+        let per_instance = env_usize("CONCURRENCY", 8).clamp(1, in_flight.max(1));
+        let instances = in_flight.div_ceil(per_instance);
         Layout {
             instances,
             concurrency: in_flight.div_ceil(instances),
