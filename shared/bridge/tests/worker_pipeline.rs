@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bridge::ports::{ExternalKey, IdMap, IdempotencyStore, PortError};
 use serde_json::json;
 use severa_sim::fixture;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use worker_harness::*;
@@ -1051,5 +1052,104 @@ async fn a_busy_record_or_an_open_breaker_on_the_last_receive_dead_letters_with_
         "both deleted from the job queue"
     );
     assert!(h.calls("AddNewHourEntry").await.is_empty(), "never tried");
+    h.stop().await;
+}
+
+/// What an hour-entry job costs in DynamoDB requests at steady state, by operation: the price
+/// of exactly-once (claim, record lock, create intent, id map), which DynamoDB bills per request
+/// and which adds its round trips to every job. The README's cost figures come from here; a
+/// change to the protocol that adds a request shows up as a failure to read.
+#[tokio::test]
+async fn dynamodb_requests_per_hour_entry_job_at_steady_state() {
+    let h = Harness::start().await;
+    // Warm: the references resolved and cached, the key read, the breaker item read once.
+    settle(&h, h.enqueue(&[hours("j-warm", "te-warm", "1")], 30).await).await;
+    h.table_requests.take();
+
+    let batch = |prefix: &str, body: fn(&str, &str) -> String| -> Vec<String> {
+        (0..4)
+            .map(|n| body(&format!("j-{prefix}-{n}"), &format!("te-cost-{n}")))
+            .collect()
+    };
+    let creates = batch("create", |job, ext| hours(job, ext, "1"));
+    let updates = batch("update", |job, ext| hours(job, ext, "2"));
+    let deletes = batch("delete", delete_hours);
+
+    let mut per_batch = Vec::new();
+    for (what, bodies) in [
+        ("4 creates", &creates),
+        ("4 updates", &updates),
+        ("4 deletes", &deletes),
+    ] {
+        let records = h.enqueue(bodies, 30).await;
+        let response = h.handle_and_finish(records.clone()).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{what}: {response:?}"
+        );
+        per_batch.push((what, h.table_requests.take()));
+        if what == "4 updates" {
+            // The same deliveries again (SQS at-least-once): answered from the claims.
+            let again: Vec<_> = records.iter().map(redelivered).collect();
+            let response = h.handle(again).await;
+            assert!(response.batch_item_failures.is_empty(), "{response:?}");
+            per_batch.push(("4 redeliveries", h.table_requests.take()));
+        }
+    }
+    for (what, requests) in &per_batch {
+        println!("{what}: {requests:?}");
+    }
+    // The requests paid for real work: each job reached Severa once (the warm-up job too).
+    for operation in ["AddNewHourEntry", "UpdateHourEntry", "DeleteHourEntry"] {
+        let want = if operation == "AddNewHourEntry" { 5 } else { 4 };
+        assert_eq!(h.calls(operation).await.len(), want, "{operation}");
+    }
+    let requests = |what: &str| -> BTreeMap<String, usize> {
+        per_batch
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    let expect = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        pairs.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+    };
+    // Every batch reads the breaker item once (GetItem); the rest is per job (× 4).
+    // A create: claim (PutItem), record lock (UpdateItem), id-map lookup (GetItem), create
+    // intent (UpdateItem), the id map's two items (2 PutItem), unlock with the record's version
+    // (UpdateItem), completion (PutItem): 8.
+    assert_eq!(
+        requests("4 creates"),
+        expect(&[
+            ("GetItem", 1 + 4),
+            ("PutItem", 4 * 4),
+            ("UpdateItem", 4 * 3)
+        ])
+    );
+    // An update of a mapped entry: claim, lock, lookup, unlock, completion: 5.
+    assert_eq!(
+        requests("4 updates"),
+        expect(&[
+            ("GetItem", 1 + 4),
+            ("PutItem", 4 * 2),
+            ("UpdateItem", 4 * 2)
+        ])
+    );
+    // A delivery of a completed job: its claim fails and the answer carries the item: 1.
+    assert_eq!(
+        requests("4 redeliveries"),
+        expect(&[("GetItem", 1), ("PutItem", 4)])
+    );
+    // A delete: claim, lock, lookup, the id map's two items deleted (after a second lookup in
+    // `forget`), unlock with the tombstone, completion: 8.
+    assert_eq!(
+        requests("4 deletes"),
+        expect(&[
+            ("DeleteItem", 4 * 2),
+            ("GetItem", 1 + 4 * 2),
+            ("PutItem", 4 * 2),
+            ("UpdateItem", 4 * 2)
+        ])
+    );
     h.stop().await;
 }

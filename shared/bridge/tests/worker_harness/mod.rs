@@ -10,6 +10,9 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use bridge::aws::{DynamoTable, SecretsManagerSource, SqsQueue};
 use bridge::ports::{PortError, SecretSource};
 use bridge::secrets::SecretCache;
@@ -18,11 +21,46 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde_json::{Value as Json, json};
 use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use test_support::{sdk, unique};
+
+/// Counts the requests the harness table's DynamoDB client sends, by operation, from each
+/// request's `X-Amz-Target` (`DynamoDB_20120810.PutItem`). Every attempt counts, as DynamoDB
+/// answers and bills each one.
+#[derive(Debug, Clone, Default)]
+pub struct TableRequests(Arc<std::sync::Mutex<BTreeMap<String, usize>>>);
+
+impl TableRequests {
+    /// The counts so far; counting starts again from zero.
+    pub fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for TableRequests {
+    fn name(&self) -> &'static str {
+        "TableRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("without X-Amz-Target");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_string();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
 
 /// Counts reads of the real Secrets Manager source.
 pub struct CountingSource {
@@ -46,6 +84,8 @@ pub struct Harness {
     pub queue_url: String,
     pub dlq_url: String,
     pub table: DynamoTable,
+    /// What the table's client (the worker's and the test's) sent to DynamoDB.
+    pub table_requests: TableRequests,
     pub secret_id: String,
     pub source: Arc<CountingSource>,
     pub worker: Worker,
@@ -112,7 +152,13 @@ impl Harness {
         let sqs = aws_sdk_sqs::Client::new(&config);
         let queue_url = create_queue(&sqs, &unique("jobs")).await;
         let dlq_url = create_queue(&sqs, &unique("jobs-dlq")).await;
-        let table = DynamoTable::from_config(&config, unique("bridge"));
+        let table_requests = TableRequests::default();
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .interceptor(table_requests.clone())
+                .build(),
+        );
+        let table = DynamoTable::new(dynamo, unique("bridge"));
         table.create_table().await.expect("table");
         let secrets_client = aws_sdk_secretsmanager::Client::new(&config);
         let secret_id = unique("severa-key");
@@ -160,6 +206,7 @@ impl Harness {
             queue_url,
             dlq_url,
             table,
+            table_requests,
             secret_id,
             source,
             worker,
