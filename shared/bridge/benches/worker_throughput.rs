@@ -380,8 +380,9 @@ impl IdMap for MemoryTable {
             .get(severa_guid)
             .cloned())
     }
-    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
+    async fn forget(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
         self.ids.lock().expect("ids").remove(key);
+        self.owners.lock().expect("owners").remove(severa_guid);
         Ok(())
     }
 }

@@ -206,7 +206,9 @@ pub struct ExternalKey {
 pub trait IdMap: Send + Sync {
     async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError>;
     async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError>;
-    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError>;
+    /// Removes `key`'s mapping to `severa_guid` (both directions). The caller has just read the
+    /// GUID under the record's lock, so the table need not read it again.
+    async fn forget(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError>;
     /// The record a Severa GUID is mapped to, if any (so a record found in Severa is adopted
     /// only when no other record of the other software owns it).
     async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError>;

@@ -396,10 +396,11 @@ async fn id_map_record_lookup_forget() {
     table.record(&key, "guid-b").await.unwrap();
     assert_eq!(table.lookup(&key).await.unwrap().as_deref(), Some("guid-b"));
     assert_eq!(table.owner("guid-b").await.unwrap(), Some(key.clone()));
-    table.forget(&key).await.unwrap();
+    table.forget(&key, "guid-b").await.unwrap();
     assert_eq!(table.lookup(&key).await.unwrap(), None);
     assert_eq!(table.owner("guid-b").await.unwrap(), None);
-    table.forget(&key).await.unwrap();
+    // Forgetting twice (a redelivered delete) is not an error.
+    table.forget(&key, "guid-b").await.unwrap();
 }
 
 /// DynamoDB's conditional write is atomic per item; the record lock relies on it. moto's own

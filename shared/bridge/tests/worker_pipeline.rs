@@ -614,8 +614,8 @@ impl IdMap for PanickingIdMap {
     async fn record(&self, key: &ExternalKey, guid: &str) -> Result<(), PortError> {
         self.0.record(key, guid).await
     }
-    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
-        self.0.forget(key).await
+    async fn forget(&self, key: &ExternalKey, guid: &str) -> Result<(), PortError> {
+        self.0.forget(key, guid).await
     }
     async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError> {
         self.0.owner(severa_guid).await
@@ -1140,13 +1140,13 @@ async fn dynamodb_requests_per_hour_entry_job_at_steady_state() {
         requests("4 redeliveries"),
         expect(&[("GetItem", 1), ("PutItem", 4)])
     );
-    // A delete: claim, lock, lookup, the id map's two items deleted (after a second lookup in
-    // `forget`), unlock with the tombstone, completion: 8.
+    // A delete: claim, lock, lookup, the id map's two items deleted, unlock with the
+    // tombstone, completion: 7.
     assert_eq!(
         requests("4 deletes"),
         expect(&[
             ("DeleteItem", 4 * 2),
-            ("GetItem", 1 + 4 * 2),
+            ("GetItem", 1 + 4),
             ("PutItem", 4 * 2),
             ("UpdateItem", 4 * 2)
         ])

@@ -483,20 +483,12 @@ impl IdMap for DynamoTable {
         Ok(())
     }
 
-    async fn forget(&self, key: &ExternalKey) -> Result<(), PortError> {
-        let guid = self.lookup(key).await?;
-        self.client
-            .delete_item()
-            .table_name(&self.table_name)
-            .key(PK, s(&map_pk(key)))
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;
-        if let Some(guid) = guid {
+    async fn forget(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        for pk in [map_pk(key), guid_pk(severa_guid)] {
             self.client
                 .delete_item()
                 .table_name(&self.table_name)
-                .key(PK, s(&guid_pk(&guid)))
+                .key(PK, s(&pk))
                 .send()
                 .await
                 .map_err(|e| sdk_error(SERVICE, "DeleteItem", &self.target(), &e, true))?;

@@ -356,7 +356,7 @@ impl Inner {
                 quota: Default::default(),
             }));
         }
-        self.id_map.forget(key).await?;
+        self.id_map.forget(key, &guid).await?;
         Ok(applied(guid, ops::DELETE_HOUR_ENTRY.name))
     }
 
