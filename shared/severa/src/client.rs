@@ -25,6 +25,10 @@ pub struct SeveraConfig {
     /// Responses larger than this fail with `Transport.TooLarge` instead of exhausting memory.
     pub max_response_bytes: u64,
     pub user_agent: String,
+    /// At most this many calls of this client (and of its [`SeveraClient::with_key`] copies)
+    /// in flight at once; the others wait for a free slot. Bounds the load one process puts on
+    /// Severa however many tasks call it. `None`: no bound.
+    pub max_calls_in_flight: Option<usize>,
 }
 
 impl Default for SeveraConfig {
@@ -35,6 +39,7 @@ impl Default for SeveraConfig {
             timeout: Duration::from_secs(300),
             max_response_bytes: 128 * 1024 * 1024,
             user_agent: format!("severa-bridge/{}", env!("CARGO_PKG_VERSION")),
+            max_calls_in_flight: None,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct SeveraClient {
     config: Arc<SeveraConfig>,
     key: ApiKey,
     last_quota: Arc<Mutex<Quota>>,
+    /// [`SeveraConfig::max_calls_in_flight`]'s slots, shared by the clones.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for SeveraClient {
@@ -110,12 +117,22 @@ impl SeveraClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SeveraError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let slots = match config.max_calls_in_flight {
+            Some(0) => {
+                return Err(SeveraError::Config(
+                    "max_calls_in_flight is 0: no call could ever be made; use at least 1".into(),
+                ));
+            }
+            Some(n) => Some(Arc::new(tokio::sync::Semaphore::new(n))),
+            None => None,
+        };
         Ok(Self {
             http,
             url,
             config: Arc::new(config),
             key,
             last_quota: Arc::new(Mutex::new(Quota::default())),
+            slots,
         })
     }
 
@@ -164,6 +181,12 @@ impl SeveraClient {
         operation: &str,
         params: Vec<Param>,
     ) -> Result<Response<Option<T>>, SeveraError> {
+        // Held until the answer is read and parsed (the semaphore is never closed). Taken before
+        // the clock starts: `elapsed_ms` is Severa's time, not the wait for a slot.
+        let _slot = match &self.slots {
+            Some(slots) => slots.acquire().await.ok(),
+            None => None,
+        };
         let started = Instant::now();
         let body = request_envelope(operation, &self.key, &params).map_err(|message| {
             SeveraError::Request {

@@ -1449,3 +1449,68 @@ async fn reference_and_reconciliation_reads() {
     }
     h.stop().await;
 }
+
+/// The client's bound on its calls in flight, seen from Severa's side (`GET /__admin/load`):
+/// twelve calls from twelve tasks at once, each held 150 ms by the simulator, reach it at most
+/// three at a time with `max_calls_in_flight: Some(3)` — shared by a `with_key` copy — and all
+/// twelve at once without a bound (the control: the simulator would see more).
+#[tokio::test]
+async fn calls_in_flight_stay_within_the_clients_bound() {
+    for (bound, expected_peak) in [(Some(3), 3), (None, 12)] {
+        let h = Harness::start().await;
+        let client = SeveraClient::new(
+            SeveraConfig {
+                endpoint: h.sim.endpoint(),
+                max_calls_in_flight: bound,
+                ..Default::default()
+            },
+            ApiKey::new(DEFAULT_API_KEY),
+        )
+        .unwrap();
+        let copy = client.with_key(ApiKey::new(DEFAULT_API_KEY));
+        h.post(
+            "faults",
+            json!({"operation": "GetUserByCode", "kind": "latency", "latency_ms": 150}),
+        )
+        .await;
+        let calls: Vec<_> = (0..12)
+            .map(|n| {
+                let client = if n % 2 == 0 {
+                    client.clone()
+                } else {
+                    copy.clone()
+                };
+                tokio::spawn(async move { client.get_user_by_code("BB").await })
+            })
+            .collect();
+        for call in calls {
+            let user = call.await.unwrap().unwrap();
+            assert_eq!(
+                user.value.and_then(|u| u.guid).as_deref(),
+                Some(fixture::USER_BOB_GUID)
+            );
+        }
+        let load = h.admin(reqwest::Method::GET, "load", None).await;
+        assert_eq!(
+            load["peak_in_flight"],
+            json!(expected_peak),
+            "bound {bound:?}: {load}"
+        );
+        assert_eq!(load["in_flight"], json!(0), "{load}");
+        h.stop().await;
+    }
+}
+
+#[test]
+fn a_bound_of_zero_calls_in_flight_is_refused() {
+    let err = SeveraClient::new(
+        SeveraConfig {
+            endpoint: "http://127.0.0.1:9/".into(),
+            max_calls_in_flight: Some(0),
+            ..Default::default()
+        },
+        ApiKey::new(DEFAULT_API_KEY),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("max_calls_in_flight"), "{err}");
+}

@@ -27,6 +27,7 @@ pub fn router() -> Router<Shared> {
         .route("/faults", get(faults).post(add_faults).delete(clear_faults))
         .route("/maintenance", get(get_maintenance).post(maintenance))
         .route("/quota", get(get_quota).post(quota))
+        .route("/load", get(load))
         .route("/keys", post(set_key))
         .route("/keys/regenerate", post(regenerate_key))
         .route(
@@ -73,6 +74,7 @@ async fn index() -> Response {
             "GET|POST|DELETE /__admin/faults",
             "GET|POST /__admin/maintenance",
             "GET|POST /__admin/quota",
+            "GET /__admin/load",
             "POST /__admin/keys",
             "POST /__admin/keys/regenerate",
             "GET|POST /__admin/schema-version",
@@ -88,7 +90,10 @@ async fn index() -> Response {
 async fn reset(State(app): State<Shared>) -> Response {
     let mut sim = app.lock();
     match sim.reset() {
-        Ok(()) => ok(json!({ "reset": true })),
+        Ok(()) => {
+            app.load.reset_peak();
+            ok(json!({ "reset": true }))
+        }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
@@ -223,6 +228,11 @@ async fn get_quota(State(app): State<Shared>) -> Response {
     let now = sim.clock.now();
     sim.quota.roll(now);
     ok(json!({"limit": sim.quota.limit, "used": sim.quota.used}))
+}
+
+/// SOAP calls being served now and the most at once since the last reset.
+async fn load(State(app): State<Shared>) -> Response {
+    ok(json!({"in_flight": app.load.in_flight(), "peak_in_flight": app.load.peak()}))
 }
 
 async fn quota(State(app): State<Shared>, bytes: Bytes) -> Response {

@@ -111,6 +111,7 @@ impl RunningSim {
         let app = Arc::new(server::AppState {
             sim: Mutex::new(sim),
             shutdown: stopped.clone(),
+            load: server::CallLoad::default(),
         });
         let router = server::router(app);
         let mut signal = stopped;

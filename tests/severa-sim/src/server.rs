@@ -25,6 +25,49 @@ const HANG_CAP: Duration = Duration::from_secs(600);
 pub struct AppState {
     pub sim: Mutex<Sim>,
     pub shutdown: watch::Receiver<bool>,
+    pub load: CallLoad,
+}
+
+/// SOAP calls being served now and the most at once since the last reset: the load a client
+/// put on "Severa" (`GET /__admin/load`), e.g. to check a bound on its calls in flight.
+#[derive(Default)]
+pub struct CallLoad {
+    in_flight: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl CallLoad {
+    /// Counts a call from now until the guard drops (also when the answer is cut off).
+    fn enter(&self) -> InFlight<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        InFlight(self)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The peak starts again from the calls in flight now.
+    pub fn reset_peak(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.peak.store(self.in_flight.load(SeqCst), SeqCst);
+    }
+}
+
+struct InFlight<'a>(&'a CallLoad);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -192,6 +235,7 @@ impl Call<'_> {
 }
 
 async fn soap_endpoint(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let _in_flight = app.load.enter();
     let soap_action = headers
         .get("soapaction")
         .and_then(|v| v.to_str().ok())
