@@ -121,6 +121,9 @@ def main():
     batch, per_invocation = params["WorkerBatchSize"]["Default"], params["WorkerRecordConcurrency"]["Default"]
     # The batch barrier: a batch that is not a multiple leaves calls idle in its last round.
     check(batch % per_invocation == 0, f"WorkerBatchSize default ({batch}) must be a multiple of WorkerRecordConcurrency ({per_invocation})")
+    # The client's bound on Severa calls only binds when records can use it.
+    calls = params["WorkerSeveraCallsInFlight"]["Default"]
+    check(calls <= per_invocation, f"WorkerSeveraCallsInFlight default ({calls}) must not exceed WorkerRecordConcurrency ({per_invocation})")
     longest_window = params["WorkerBatchWindowSeconds"]["MaxValue"]
     visibility = template["Mappings"]["WorkerTimeoutToVisibility"]
     allowed = template["Parameters"]["WorkerTimeout"]["AllowedValues"]

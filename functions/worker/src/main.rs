@@ -8,7 +8,10 @@
 //! - `SEVERA_SECRET_ID`: Secrets Manager id of the Severa API key (plain key, or JSON
 //!   `{"api_key": "…", "endpoint": "…"}`);
 //! - `SEVERA_ENDPOINT` (optional): the endpoint when the secret names none (the secret's wins), else production;
-//! - `WORKER_CONCURRENCY` (optional, 1–64, default 4): records of a batch in flight at once;
+//! - `WORKER_CONCURRENCY` (optional, 1–64, default 8): records of a batch in flight at once
+//!   (each also waits on DynamoDB, so more records than Severa calls keep Severa busy);
+//! - `SEVERA_CALLS_IN_FLIGHT` (optional, 1–64, default 4): Severa calls of this instance in
+//!   flight at once, whatever the records do: Severa's load is this × the instances;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
 //! - `KEY_REJECTED_RETRY_SECS` (optional, 1–3600, default 300): while Severa rejects the key,
 //!   how often jobs (and the circuit breaker's probe) try again;
@@ -40,6 +43,7 @@ struct Config {
     severa_secret_id: String,
     severa_endpoint: Option<String>,
     concurrency: usize,
+    severa_calls_in_flight: usize,
     severa_timeout: Duration,
     max_age: Duration,
     key_rejected_retry: Duration,
@@ -55,7 +59,8 @@ impl Config {
             table_name: env.required("TABLE_NAME")?,
             severa_secret_id: env.required("SEVERA_SECRET_ID")?,
             severa_endpoint: env.optional_url("SEVERA_ENDPOINT")?,
-            concurrency: env.number("WORKER_CONCURRENCY", 4, 1..=64)? as usize,
+            concurrency: env.number("WORKER_CONCURRENCY", 8, 1..=64)? as usize,
+            severa_calls_in_flight: env.number("SEVERA_CALLS_IN_FLIGHT", 4, 1..=64)? as usize,
             severa_timeout: env.seconds("SEVERA_TIMEOUT_SECS", 30, 1..=900)?,
             max_age: Duration::from_secs(3600 * env.number("JOB_MAX_AGE_HOURS", 24, 1..=72)?),
             key_rejected_retry: env.seconds("KEY_REJECTED_RETRY_SECS", 300, 1..=3600)?,
@@ -97,6 +102,7 @@ async fn main() -> Result<(), Error> {
         config: severa::SeveraConfig {
             connect_timeout: Duration::from_secs(5),
             timeout: config.severa_timeout,
+            max_calls_in_flight: Some(config.severa_calls_in_flight),
             ..Default::default()
         },
     };
@@ -177,13 +183,15 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let config = Config::from_vars(vars(BASE)).unwrap();
-        assert_eq!(config.concurrency, 4);
+        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.severa_calls_in_flight, 4);
         assert_eq!(config.severa_timeout, Duration::from_secs(30));
         assert_eq!(config.severa_endpoint, None);
         assert_eq!(config.max_age, Duration::from_secs(24 * 3600));
         let mut all = BASE.to_vec();
         all.extend([
-            ("WORKER_CONCURRENCY", "8"),
+            ("WORKER_CONCURRENCY", "16"),
+            ("SEVERA_CALLS_IN_FLIGHT", "2"),
             ("JOB_MAX_AGE_HOURS", "48"),
             ("SEVERA_TIMEOUT_SECS", "12"),
             (
@@ -192,7 +200,8 @@ mod tests {
             ),
         ]);
         let config = Config::from_vars(vars(&all)).unwrap();
-        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.concurrency, 16);
+        assert_eq!(config.severa_calls_in_flight, 2);
         assert_eq!(config.severa_timeout, Duration::from_secs(12));
         assert_eq!(config.max_age, Duration::from_secs(48 * 3600));
         assert!(config.severa_endpoint.is_some());
@@ -206,6 +215,10 @@ mod tests {
         bad.push(("WORKER_CONCURRENCY", "0"));
         let err = Config::from_vars(vars(&bad)).unwrap_err();
         assert!(err.0.contains("WORKER_CONCURRENCY"), "{err}");
+        let mut bad = BASE.to_vec();
+        bad.push(("SEVERA_CALLS_IN_FLIGHT", "0"));
+        let err = Config::from_vars(vars(&bad)).unwrap_err();
+        assert!(err.0.contains("SEVERA_CALLS_IN_FLIGHT"), "{err}");
         let mut bad = BASE.to_vec();
         bad.push(("JOB_MAX_AGE_HOURS", "100"));
         let err = Config::from_vars(vars(&bad)).unwrap_err();

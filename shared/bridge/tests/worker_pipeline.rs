@@ -1153,3 +1153,169 @@ async fn dynamodb_requests_per_hour_entry_job_at_steady_state() {
     );
     h.stop().await;
 }
+
+/// Records in flight and Severa calls in flight are two bounds: a batch of twelve creates at
+/// twelve records in flight, each create held 200 ms by the simulator, reaches Severa at most
+/// `SEVERA_CALLS_IN_FLIGHT` calls at a time (seen from the simulator's side) and still applies
+/// every job once. Without the client's bound Severa would see twelve at once.
+#[tokio::test]
+async fn severa_calls_in_flight_stay_within_their_bound_whatever_the_records_in_flight() {
+    let settings = bridge::worker::WorkerSettings {
+        concurrency: 12,
+        ..test_settings()
+    };
+    let h = Harness::start_with(settings, |ports| ports).await;
+    let seeded = h.entities("HourEntry").await.len();
+    h.post(
+        "faults",
+        json!({"operation": "AddNewHourEntry", "kind": "latency", "latency_ms": 200}),
+    )
+    .await;
+    let bodies: Vec<String> = (0..12)
+        .map(|n| hours(&format!("j-bound-{n}"), &format!("te-bound-{n}"), "1"))
+        .collect();
+    let records = h.enqueue(&bodies, 60).await;
+    let response = h.handle_and_finish(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let load = h.admin(reqwest::Method::GET, "load", None).await;
+    assert_eq!(
+        load["peak_in_flight"],
+        json!(SEVERA_CALLS_IN_FLIGHT),
+        "Severa's load: {load}"
+    );
+    assert_eq!(h.entities("HourEntry").await.len(), seeded + 12);
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), 12);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+/// The table's two ends of a job, made to wait for each other: `unlock` and `complete` each
+/// wait (at most 5 s) until the other has started, and note whether they met. Sequential ends
+/// never meet.
+struct MeetingEnds {
+    records: Arc<dyn bridge::ports::RecordLocks>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    started: tokio::sync::Barrier,
+    met: std::sync::atomic::AtomicUsize,
+}
+
+impl MeetingEnds {
+    async fn meet(&self) {
+        if tokio::time::timeout(Duration::from_secs(5), self.started.wait())
+            .await
+            .is_ok()
+        {
+            self.met.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl bridge::ports::RecordLocks for MeetingEnds {
+    async fn lock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bridge::ports::RecordLock, PortError> {
+        self.records.lock(key, owner, until).await
+    }
+    async fn open_intent(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        fingerprint: &str,
+    ) -> Result<(), PortError> {
+        self.records.open_intent(key, owner, fingerprint).await
+    }
+    async fn unlock(
+        &self,
+        key: &ExternalKey,
+        owner: &str,
+        applied: Option<bridge::ports::RecordVersion>,
+    ) -> Result<(), PortError> {
+        self.meet().await;
+        self.records.unlock(key, owner, applied).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MeetingEnds {
+    async fn claim(
+        &self,
+        key: &str,
+        lock_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bridge::ports::Claim, PortError> {
+        self.idempotency.claim(key, lock_until).await
+    }
+    async fn complete(
+        &self,
+        key: &str,
+        severa_guid: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), PortError> {
+        self.meet().await;
+        self.idempotency.complete(key, severa_guid, ttl).await
+    }
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.idempotency.release(key).await
+    }
+    async fn first_sighting(&self, key: &str, ttl: Duration) -> Result<bool, PortError> {
+        self.idempotency.first_sighting(key, ttl).await
+    }
+}
+
+/// A job's two closing table writes — the record's unlock with its version, and the claim's
+/// completion — go out together: each table request is a round trip the record waits for, and
+/// these two do not depend on each other (the id map is written before either). Both still land.
+#[tokio::test]
+async fn a_jobs_unlock_and_completion_share_one_round_trip() {
+    let ends: Arc<std::sync::Mutex<Option<Arc<MeetingEnds>>>> = Default::default();
+    let h = Harness::start_with(test_settings(), |mut ports| {
+        let meeting = Arc::new(MeetingEnds {
+            records: ports.records.clone(),
+            idempotency: ports.idempotency.clone(),
+            started: tokio::sync::Barrier::new(2),
+            met: Default::default(),
+        });
+        ports.records = meeting.clone();
+        ports.idempotency = meeting.clone();
+        *ends.lock().unwrap() = Some(meeting);
+        ports
+    })
+    .await;
+    let ends = ends.lock().unwrap().clone().expect("ports wrapped");
+    let records = h.enqueue(&[hours("j-ends", "te-ends", "1")], 30).await;
+    let response = h.handle_and_finish(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        ends.met.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "unlock and completion were in flight together"
+    );
+    assert!(
+        h.table
+            .lookup(&hour_key("te-ends"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        h.table.claim("j-ends", deadline()).await.unwrap(),
+        bridge::ports::Claim::Completed { .. }
+    ));
+    // The version landed: the record's lock is free and an older event is stale.
+    let older = hours("j-ends-older", "te-ends", "3");
+    let mut older: serde_json::Value = serde_json::from_str(&older).unwrap();
+    older["occurred_at"] = json!("2020-01-01T00:00:00Z");
+    let records = h.enqueue(&[older.to_string()], 30).await;
+    let response = h.handle_and_finish(records).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        h.calls("UpdateHourEntry").await.len(),
+        0,
+        "the older event was skipped"
+    );
+    h.stop().await;
+}

@@ -63,7 +63,10 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 /// Tunables, with defaults for a Lambda worker.
 #[derive(Clone)]
 pub struct WorkerSettings {
-    /// Records of one batch in flight at once (Severa is one API; be gentle). Default 4.
+    /// Records of one batch in flight at once. Default 8. Severa's load is bounded apart from
+    /// this, by the client's [`severa::SeveraConfig::max_calls_in_flight`] (the function's
+    /// `SEVERA_CALLS_IN_FLIGHT`): a record spends most of its time on DynamoDB round trips, so
+    /// more records than Severa calls in flight keep Severa busy.
     pub concurrency: usize,
     /// The job queue's maxReceiveCount: a backstop the worker dead-letters at (with the reason)
     /// before the queue's redrive would (without one). Default [`MAX_RECEIVES`].
@@ -95,7 +98,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            concurrency: 4,
+            concurrency: 8,
             max_attempts: MAX_RECEIVES,
             max_age: Duration::from_secs(24 * 3600),
             key_rejected_retry: Duration::from_secs(5 * 60),
@@ -506,22 +509,29 @@ impl Inner {
         }
         match result {
             Ok(applied) => {
-                if let Some(key) = &record {
-                    let version = RecordVersion {
-                        occurred_at: job.occurred_at,
-                        deleted: matches!(job.action, Action::HourEntryDelete(_)),
-                    };
-                    self.let_go(key, &job.job_id, Some(version)).await;
-                }
-                let guid = applied.guid.as_deref();
-                if let Err(e) = self
-                    .idempotency
-                    .complete(&job.job_id, guid, self.settings.idempotency_ttl)
-                    .await
-                {
-                    // The work is done and mapped; a redelivery would update, not duplicate.
-                    tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the job completed");
-                }
+                // The id map is written: the two writes that end the job do not depend on each
+                // other, so they share one round trip (each table request holds the record).
+                let let_go = async {
+                    if let Some(key) = &record {
+                        let version = RecordVersion {
+                            occurred_at: job.occurred_at,
+                            deleted: matches!(job.action, Action::HourEntryDelete(_)),
+                        };
+                        self.let_go(key, &job.job_id, Some(version)).await;
+                    }
+                };
+                let complete = async {
+                    let guid = applied.guid.as_deref();
+                    if let Err(e) = self
+                        .idempotency
+                        .complete(&job.job_id, guid, self.settings.idempotency_ttl)
+                        .await
+                    {
+                        // The work is done and mapped; a redelivery would update, not duplicate.
+                        tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the job completed");
+                    }
+                };
+                tokio::join!(let_go, complete);
                 let outcome = if applied.skipped {
                     Outcome::Skipped
                 } else {
@@ -531,10 +541,12 @@ impl Inner {
                 outcome
             }
             Err(err) => {
-                if let Some(key) = &record {
-                    self.let_go(key, &job.job_id, None).await;
-                }
-                self.release_claim(&job.job_id).await;
+                let let_go = async {
+                    if let Some(key) = &record {
+                        self.let_go(key, &job.job_id, None).await;
+                    }
+                };
+                tokio::join!(let_go, self.release_claim(&job.job_id));
                 let outcome = self.settle_failure(&meta, receipt, body, &err).await;
                 self.log(&meta, outcome, None, started, Some(&err));
                 outcome
@@ -593,14 +605,16 @@ impl Inner {
         let Some(last) = last.filter(|last| job.occurred_at < last.occurred_at) else {
             return Ok(intent);
         };
-        self.let_go(key, &job.job_id, None).await;
-        if let Err(e) = self
-            .idempotency
-            .complete(&job.job_id, None, self.settings.idempotency_ttl)
-            .await
-        {
-            tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the stale job completed");
-        }
+        let complete = async {
+            if let Err(e) = self
+                .idempotency
+                .complete(&job.job_id, None, self.settings.idempotency_ttl)
+                .await
+            {
+                tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the stale job completed");
+            }
+        };
+        tokio::join!(self.let_go(key, &job.job_id, None), complete);
         tracing::info!(
             correlation_id = %meta.correlation_id,
             job_id = %meta.job_id,

@@ -121,6 +121,9 @@ pub fn max_jitter() -> Jitter {
     Arc::new(|upper| upper)
 }
 
+/// The worker's Severa calls in flight at once (the client's bound), as in the function.
+pub const SEVERA_CALLS_IN_FLIGHT: usize = 4;
+
 pub fn test_settings() -> WorkerSettings {
     WorkerSettings {
         concurrency: 4,
@@ -194,6 +197,8 @@ impl Harness {
             config: severa::SeveraConfig {
                 connect_timeout: Duration::from_secs(1),
                 timeout: Duration::from_secs(3),
+                // As the function sets it (`SEVERA_CALLS_IN_FLIGHT`'s default).
+                max_calls_in_flight: Some(SEVERA_CALLS_IN_FLIGHT),
                 ..Default::default()
             },
         };
