@@ -33,18 +33,23 @@
 //!
 //! `cargo bench -p bridge --bench worker_throughput` (or `make bench-worker`). Environment:
 //! `JOBS` (per run, default 3000), `IN_FLIGHT` (default 16), `BATCH` (default 8), `ROUNDS`
-//! (default 15), `PIN` (default 0), `CONCURRENCY` (records in flight per instance, default 8;
-//! the instances are as many as cover `IN_FLIGHT`), `INSTANCE_RUNTIME=multi_thread` (the
+//! (default 15), `PIN` (default 0), `SEVERA_CALLS` (Severa calls in flight per instance, the
+//! function's `SEVERA_CALLS_IN_FLIGHT`, default 8; the instances are as many as cover
+//! `IN_FLIGHT`), `RECORDS` (records in flight per instance, `WORKER_CONCURRENCY`; default
+//! `SEVERA_CALLS`), `TABLE_LATENCY_MS` (every table request waits this long, as a DynamoDB
+//! round trip does; default 0), `INSTANCE_RUNTIME=multi_thread` (the
 //! instances on multi-thread runtimes, as the functions ran before), `SEVERA_LATENCY_MS` (every
 //! Severa call waits this long in the simulator first, as a real Severa call takes tens to
 //! hundreds of milliseconds: the ratio then measures how well the worker keeps its calls in
 //! flight across Lambda's batches instead of CPU shared with the simulator),
 //! `SEVERA_LATENCY_JITTER_MS` (plus a uniform draw below this, per call).
 //!
-//! `make bench-worker` runs two sittings: the CPU-bound one above (16 in flight, where the
-//! worker's CPU per job competes with the simulator's) and a latency-bound one in the template's
-//! layout (2 instances × 4 records, batches of 8, 20–40 ms per call), where the ratio shows what
-//! Lambda's batch barrier costs: an invocation ends with its slowest record.
+//! `make bench-worker` runs three sittings: the CPU-bound one above (16 in flight, where the
+//! worker's CPU per job competes with the simulator's), and two latency-bound ones in the
+//! template's layout (2 instances × 4 Severa calls and 8 records in flight, batches of 8, 20–40 ms
+//! per call), where the ratio shows what Lambda's batch barrier costs (an invocation ends with
+//! its slowest record) — first with the table in memory, then with 5 ms per table request, as a
+//! record also waits for DynamoDB seven times around its Severa call.
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -297,10 +302,29 @@ impl Drop for SimProcess {
 
 #[derive(Default)]
 struct MemoryTable {
+    /// `TABLE_LATENCY_MS`: every request waits this long first, as each is a DynamoDB round
+    /// trip in AWS (none by default: the CPU-bound sitting measures CPU, not waits).
+    latency: Duration,
     claims: Mutex<HashMap<String, Claim>>,
     ids: Mutex<HashMap<ExternalKey, String>>,
     records: Mutex<HashMap<ExternalKey, MemoryRecord>>,
     owners: Mutex<HashMap<String, ExternalKey>>,
+}
+
+impl MemoryTable {
+    fn with_latency(latency: Duration) -> Self {
+        MemoryTable {
+            latency,
+            ..MemoryTable::default()
+        }
+    }
+
+    /// One DynamoDB request's wait (`requests` of them one after another).
+    async fn round_trips(&self, requests: u32) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency * requests).await;
+        }
+    }
 }
 
 /// A record's lock (owner, end) and the version applied last.
@@ -314,6 +338,7 @@ struct MemoryRecord {
 #[async_trait]
 impl IdempotencyStore for MemoryTable {
     async fn claim(&self, key: &str, lock_until: DateTime<Utc>) -> Result<Claim, PortError> {
+        self.round_trips(1).await;
         let mut claims = self.claims.lock().expect("claims");
         match claims.get(key) {
             Some(done @ Claim::Completed { .. }) => Ok(done.clone()),
@@ -333,6 +358,7 @@ impl IdempotencyStore for MemoryTable {
         severa_guid: Option<&str>,
         _ttl: Duration,
     ) -> Result<(), PortError> {
+        self.round_trips(1).await;
         let done = Claim::Completed {
             severa_guid: severa_guid.map(str::to_string),
         };
@@ -344,11 +370,13 @@ impl IdempotencyStore for MemoryTable {
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.round_trips(1).await;
         self.claims.lock().expect("claims").remove(key);
         Ok(())
     }
 
     async fn first_sighting(&self, key: &str, _ttl: Duration) -> Result<bool, PortError> {
+        self.round_trips(1).await;
         let mut claims = self.claims.lock().expect("claims");
         Ok(claims
             .insert(format!("seen#{key}"), Claim::Acquired)
@@ -359,9 +387,11 @@ impl IdempotencyStore for MemoryTable {
 #[async_trait]
 impl IdMap for MemoryTable {
     async fn lookup(&self, key: &ExternalKey) -> Result<Option<String>, PortError> {
+        self.round_trips(1).await;
         Ok(self.ids.lock().expect("ids").get(key).cloned())
     }
     async fn record(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        self.round_trips(2).await;
         self.owners
             .lock()
             .expect("owners")
@@ -373,6 +403,7 @@ impl IdMap for MemoryTable {
         Ok(())
     }
     async fn owner(&self, severa_guid: &str) -> Result<Option<ExternalKey>, PortError> {
+        self.round_trips(1).await;
         Ok(self
             .owners
             .lock()
@@ -381,6 +412,7 @@ impl IdMap for MemoryTable {
             .cloned())
     }
     async fn forget(&self, key: &ExternalKey, severa_guid: &str) -> Result<(), PortError> {
+        self.round_trips(2).await;
         self.ids.lock().expect("ids").remove(key);
         self.owners.lock().expect("owners").remove(severa_guid);
         Ok(())
@@ -395,6 +427,7 @@ impl RecordLocks for MemoryTable {
         owner: &str,
         until: DateTime<Utc>,
     ) -> Result<RecordLock, PortError> {
+        self.round_trips(1).await;
         let mut records = self.records.lock().expect("records");
         let entry = records.entry(key.clone()).or_default();
         match &entry.lock {
@@ -416,6 +449,7 @@ impl RecordLocks for MemoryTable {
         owner: &str,
         applied: Option<RecordVersion>,
     ) -> Result<(), PortError> {
+        self.round_trips(1).await;
         let mut records = self.records.lock().expect("records");
         if let Some(entry) = records.get_mut(key)
             && entry
@@ -437,6 +471,7 @@ impl RecordLocks for MemoryTable {
         _owner: &str,
         fingerprint: &str,
     ) -> Result<(), PortError> {
+        self.round_trips(1).await;
         let mut records = self.records.lock().expect("records");
         records.entry(key.clone()).or_default().intent = Some(CreateIntent {
             fingerprint: fingerprint.to_string(),
@@ -446,12 +481,14 @@ impl RecordLocks for MemoryTable {
     }
 }
 
-/// A breaker that never opens (the benchmark has no outage; its cost is one read per batch).
-struct NoBreaker;
+/// A breaker that never opens (the benchmark has no outage; its cost is one read per batch,
+/// a round trip of the table's).
+struct NoBreaker(Arc<MemoryTable>);
 
 #[async_trait]
 impl Breaker for NoBreaker {
     async fn read(&self) -> Result<BreakerState, PortError> {
+        self.0.round_trips(1).await;
         Ok(BreakerState::default())
     }
     async fn trip(
@@ -657,27 +694,32 @@ async fn raw_run(sim: &SimProcess, jobs: usize, in_flight: usize) -> Measured {
 }
 
 /// How the worker's calls in flight are spread over Lambda instances: `instances` instances,
-/// each with `concurrency` records of its batch of `batch` in flight.
+/// each with at most `severa_calls` Severa calls and `records` records of its batch of `batch`
+/// in flight.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     instances: usize,
-    concurrency: usize,
+    severa_calls: usize,
+    records: usize,
     batch: usize,
 }
 
 impl Layout {
     /// The same number of Severa calls in flight as the raw run (16 = 2 × 8 by default). With
     /// fewer (one batch of 10 against 16), the bench measured the difference in concurrency, not
-    /// the worker. `CONCURRENCY` sets the records in flight per instance (default 8), and
-    /// `BATCH` only the batch: the number of instances used to follow the batch size, so
-    /// `BATCH=96` silently ran one instance × 16 instead of 2 × 8.
+    /// the worker. `SEVERA_CALLS` sets the Severa calls in flight per instance (default 8),
+    /// `RECORDS` the records (default as many), and `BATCH` only the batch: the number of
+    /// instances used to follow the batch size, so `BATCH=96` silently ran one instance × 16
+    /// instead of 2 × 8.
     fn from_env(in_flight: usize) -> Self {
         let batch = env_usize("BATCH", 8);
-        let per_instance = env_usize("CONCURRENCY", 8).clamp(1, in_flight.max(1));
+        let per_instance = env_usize("SEVERA_CALLS", 8).clamp(1, in_flight.max(1));
         let instances = in_flight.div_ceil(per_instance);
+        let severa_calls = in_flight.div_ceil(instances);
         Layout {
             instances,
-            concurrency: in_flight.div_ceil(instances),
+            severa_calls,
+            records: env_usize("RECORDS", severa_calls),
             batch,
         }
     }
@@ -687,14 +729,22 @@ impl Layout {
 /// own current-thread runtime and its own warm `Worker` (client, key cache, reference cache), as
 /// each Lambda instance is its own process running the function's `main`; they share the table
 /// and the queues, as instances share DynamoDB and SQS. Each instance takes batches of
-/// `layout.batch` records and handles `layout.concurrency` of a batch's records at a time.
+/// `layout.batch` records and handles `layout.records` of a batch's records at a time, with at
+/// most `layout.severa_calls` Severa calls in flight (the client's bound).
 /// Returns the measurement (each instance also applied one warm-up job).
-fn worker_run(sim: &SimProcess, run: usize, jobs: usize, layout: Layout) -> Measured {
-    let table = Arc::new(MemoryTable::default());
+fn worker_run(
+    sim: &SimProcess,
+    run: usize,
+    jobs: usize,
+    layout: Layout,
+    table_latency: Duration,
+) -> Measured {
+    let table = Arc::new(MemoryTable::with_latency(table_latency));
     let queues = Arc::new(MemoryQueues::default());
     let Layout {
         instances,
-        concurrency,
+        severa_calls,
+        records,
         batch,
     } = layout;
     // The functions run a current-thread runtime (see `functions/worker/src/main.rs`);
@@ -707,7 +757,7 @@ fn worker_run(sim: &SimProcess, run: usize, jobs: usize, layout: Layout) -> Meas
             idempotency: table.clone(),
             id_map: table.clone(),
             records: table.clone(),
-            breaker: Arc::new(NoBreaker),
+            breaker: Arc::new(NoBreaker(table.clone())),
             secrets: Arc::new(SecretCache::new(
                 Arc::new(StaticKey),
                 bridge::secrets::DEFAULT_TTL,
@@ -716,10 +766,13 @@ fn worker_run(sim: &SimProcess, run: usize, jobs: usize, layout: Layout) -> Meas
         let severa = SeveraSettings {
             secret_id: "severa-key".into(),
             endpoint: Some(sim.endpoint()),
-            config: SeveraConfig::default(),
+            config: SeveraConfig {
+                max_calls_in_flight: Some(severa_calls),
+                ..SeveraConfig::default()
+            },
         };
         let settings = WorkerSettings {
-            concurrency,
+            concurrency: records,
             // Formatted like production's EMF lines, written nowhere (the log lines go to a sink too).
             metrics: bridge::metrics::Metrics::discard("worker"),
             ..WorkerSettings::default()
@@ -898,14 +951,26 @@ async fn bench() {
     let in_flight = env_usize("IN_FLIGHT", 16);
     let layout = Layout::from_env(in_flight);
     let rounds = env_usize("ROUNDS", 15);
+    let table_latency = Duration::from_millis(
+        std::env::var("TABLE_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     let sim = SimProcess::start();
     let http = reqwest::Client::new();
     let latency = sim.latency.describe();
     println!(
-        "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight ({latency}); worker: {} instances × {} records in flight, SQS batches of {}; {rounds} rounds (odd rounds run the worker first); simulator pid {}",
+        "worker throughput: {jobs} hour-entry jobs, {in_flight} Severa calls in flight ({latency}); worker: {} instances × {} Severa calls and {} records in flight, SQS batches of {}, table requests {}; {rounds} rounds (odd rounds run the worker first); simulator pid {}",
         layout.instances,
-        layout.concurrency,
+        layout.severa_calls,
+        layout.records,
         layout.batch,
+        if table_latency.is_zero() {
+            "in memory, no wait".to_string()
+        } else {
+            format!("in memory, {} ms each", table_latency.as_millis())
+        },
         sim.child.id()
     );
     println!(
@@ -940,7 +1005,7 @@ async fn bench() {
             Some(raw_measured(&http, &sim, jobs, in_flight).await)
         };
         reset(&http, &sim).await;
-        let worker = worker_run(&sim, round, jobs, layout);
+        let worker = worker_run(&sim, round, jobs, layout, table_latency);
         let instances = layout.instances;
         assert_eq!(
             hour_entries_in_sim(&http, &sim).await,
