@@ -951,12 +951,7 @@ async fn bench() {
     let in_flight = env_usize("IN_FLIGHT", 16);
     let layout = Layout::from_env(in_flight);
     let rounds = env_usize("ROUNDS", 15);
-    let table_latency = Duration::from_millis(
-        std::env::var("TABLE_LATENCY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    );
+    let table_latency = Duration::from_millis(env_usize("TABLE_LATENCY_MS", 0) as u64);
     let sim = SimProcess::start();
     let http = reqwest::Client::new();
     let latency = sim.latency.describe();

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value as Json;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,30 +33,28 @@ pub struct AppState {
 /// put on "Severa" (`GET /__admin/load`), e.g. to check a bound on its calls in flight.
 #[derive(Default)]
 pub struct CallLoad {
-    in_flight: std::sync::atomic::AtomicUsize,
-    peak: std::sync::atomic::AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl CallLoad {
     /// Counts a call from now until the guard drops (also when the answer is cut off).
     fn enter(&self) -> InFlight<'_> {
-        use std::sync::atomic::Ordering::SeqCst;
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.peak.fetch_max(now, SeqCst);
         InFlight(self)
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+        self.in_flight.load(SeqCst)
     }
 
     pub fn peak(&self) -> usize {
-        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+        self.peak.load(SeqCst)
     }
 
     /// The peak starts again from the calls in flight now.
     pub fn reset_peak(&self) {
-        use std::sync::atomic::Ordering::SeqCst;
         self.peak.store(self.in_flight.load(SeqCst), SeqCst);
     }
 }
@@ -64,9 +63,7 @@ struct InFlight<'a>(&'a CallLoad);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0
-            .in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, SeqCst);
     }
 }
 

@@ -511,27 +511,14 @@ impl Inner {
             Ok(applied) => {
                 // The id map is written: the two writes that end the job do not depend on each
                 // other, so they share one round trip (each table request holds the record).
-                let let_go = async {
-                    if let Some(key) = &record {
-                        let version = RecordVersion {
-                            occurred_at: job.occurred_at,
-                            deleted: matches!(job.action, Action::HourEntryDelete(_)),
-                        };
-                        self.let_go(key, &job.job_id, Some(version)).await;
-                    }
+                let version = RecordVersion {
+                    occurred_at: job.occurred_at,
+                    deleted: matches!(job.action, Action::HourEntryDelete(_)),
                 };
-                let complete = async {
-                    let guid = applied.guid.as_deref();
-                    if let Err(e) = self
-                        .idempotency
-                        .complete(&job.job_id, guid, self.settings.idempotency_ttl)
-                        .await
-                    {
-                        // The work is done and mapped; a redelivery would update, not duplicate.
-                        tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the job completed");
-                    }
-                };
-                tokio::join!(let_go, complete);
+                tokio::join!(
+                    self.let_go(record.as_ref(), &job.job_id, Some(version)),
+                    self.complete_claim(&job.job_id, applied.guid.as_deref()),
+                );
                 let outcome = if applied.skipped {
                     Outcome::Skipped
                 } else {
@@ -541,12 +528,10 @@ impl Inner {
                 outcome
             }
             Err(err) => {
-                let let_go = async {
-                    if let Some(key) = &record {
-                        self.let_go(key, &job.job_id, None).await;
-                    }
-                };
-                tokio::join!(let_go, self.release_claim(&job.job_id));
+                tokio::join!(
+                    self.let_go(record.as_ref(), &job.job_id, None),
+                    self.release_claim(&job.job_id),
+                );
                 let outcome = self.settle_failure(&meta, receipt, body, &err).await;
                 self.log(&meta, outcome, None, started, Some(&err));
                 outcome
@@ -605,16 +590,10 @@ impl Inner {
         let Some(last) = last.filter(|last| job.occurred_at < last.occurred_at) else {
             return Ok(intent);
         };
-        let complete = async {
-            if let Err(e) = self
-                .idempotency
-                .complete(&job.job_id, None, self.settings.idempotency_ttl)
-                .await
-            {
-                tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the stale job completed");
-            }
-        };
-        tokio::join!(self.let_go(key, &job.job_id, None), complete);
+        tokio::join!(
+            self.let_go(Some(key), &job.job_id, None),
+            self.complete_claim(&job.job_id, None),
+        );
         tracing::info!(
             correlation_id = %meta.correlation_id,
             job_id = %meta.job_id,
@@ -683,11 +662,25 @@ impl Inner {
         }
     }
 
-    async fn let_go(&self, key: &ExternalKey, owner: &str, applied: Option<RecordVersion>) {
+    /// Lets go of the job's record lock (`None`: the job has no record, nothing to let go).
+    async fn let_go(&self, key: Option<&ExternalKey>, owner: &str, applied: Option<RecordVersion>) {
+        let Some(key) = key else { return };
         if let Err(e) = self.records.unlock(key, owner, applied).await {
             // The lock ends by itself at the invocation deadline; the version is what is lost:
             // an older event arriving later could still be applied.
             tracing::warn!(job_id = owner, error = %e, "could not let go of the record's lock");
+        }
+    }
+
+    /// Marks the job done. If that fails, a redelivery only does the job's work again: the id
+    /// map and the record's version are written, so it updates or is stale, never duplicates.
+    async fn complete_claim(&self, job_id: &str, severa_guid: Option<&str>) {
+        if let Err(e) = self
+            .idempotency
+            .complete(job_id, severa_guid, self.settings.idempotency_ttl)
+            .await
+        {
+            tracing::warn!(job_id, error = %e, "could not mark the job completed");
         }
     }
 
