@@ -29,11 +29,18 @@ impl ReceivedMessages for RecordingQueue {
 }
 
 async fn start(clock: &TestClock) -> (Harness, Arc<Mutex<Vec<i32>>>) {
+    start_with_records(clock, test_settings().concurrency).await
+}
+
+/// `records`: records of a batch in flight (the client's Severa calls stay at
+/// [`SEVERA_CALLS_IN_FLIGHT`]).
+async fn start_with_records(clock: &TestClock, records: usize) -> (Harness, Arc<Mutex<Vec<i32>>>) {
     let delays = Arc::new(Mutex::new(Vec::new()));
     let recorded = delays.clone();
     let settings = bridge::worker::WorkerSettings {
         clock: clock.as_clock(),
         max_attempts: bridge::worker::MAX_RECEIVES,
+        concurrency: records,
         ..test_settings()
     };
     let h = Harness::start_with(settings, move |mut ports| {
@@ -258,6 +265,94 @@ async fn a_20_minute_outage_costs_a_few_probes_and_loses_nothing() {
         "each applied once"
     );
     assert_eq!(entries_of(&h, "worker test").await, 10);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+/// Hands `pending` to the worker once; returns the records it sent back, as redelivered.
+async fn handle_once(
+    h: &Harness,
+    pending: &[aws_lambda_events::event::sqs::SqsMessage],
+) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
+    let response = h.handle(pending.to_vec()).await;
+    let failed = failed_ids(&response);
+    pending
+        .iter()
+        .filter(|r| failed.contains(&id_of(r)))
+        .map(redelivered)
+        .collect()
+}
+
+/// Four calls in flight together time out (Severa hangs): that is one outage, so the breaker
+/// opens once, for the first opening (10 s), and a probe 15 s later finds Severa back and
+/// applies its job. Counting each failed call as a trip would double the opening per call
+/// (80 s here, the 15-minute cap for a larger batch) for an outage of seconds.
+#[tokio::test]
+async fn calls_failing_together_open_the_breaker_once() {
+    let clock = TestClock::at("2026-03-02T10:00:00Z");
+    let (h, _delays) = start(&clock).await;
+    assert_eq!(test_settings().concurrency, SEVERA_CALLS_IN_FLIGHT);
+    let jobs = SEVERA_CALLS_IN_FLIGHT;
+    // Each job's first call hangs until the client gives up (3 s): all four are in flight
+    // before the first fails.
+    h.post(
+        "faults",
+        json!({"operation": "*", "kind": "hang", "times": jobs}),
+    )
+    .await;
+    let bodies: Vec<String> = (0..jobs)
+        .map(|i| hours(&format!("j-blip-{i}"), &format!("te-blip-{i}"), "2.5"))
+        .collect();
+    let records = h.enqueue(&bodies, 30).await;
+    let pending: Vec<_> = records.iter().map(|r| sent_at(r, clock.now())).collect();
+    let pending = handle_once(&h, &pending).await;
+    assert_eq!(pending.len(), jobs, "nothing applied while Severa hung");
+    let hung = h.requests().await.len();
+    assert_eq!(hung, jobs, "each job's call was in flight");
+
+    clock.advance_seconds(15);
+    let pending = handle_once(&h, &pending).await;
+    assert_eq!(
+        entries_of(&h, "worker test").await,
+        1,
+        "15 s after an outage of seconds, the probe applies its job"
+    );
+    clock.advance(1);
+    let pending = handle_once(&h, &pending).await;
+    assert!(pending.is_empty(), "{} jobs still pending", pending.len());
+    assert_eq!(entries_of(&h, "worker test").await, jobs);
+    assert_eq!(h.calls("AddNewHourEntry").await.len(), jobs);
+    assert!(h.dlq_messages().await.is_empty());
+    h.stop().await;
+}
+
+/// Ten records in flight share four Severa calls. The first four hit a maintenance page and
+/// open the breaker; the six waiting for a call's slot are then held back by the client's gate
+/// instead of being sent. Severa sees one call per slot, not one per record, and every job waits
+/// for the breaker; none is dead-lettered.
+#[tokio::test]
+async fn records_waiting_for_a_severa_slot_are_held_back_once_the_breaker_opens() {
+    let clock = TestClock::at("2026-03-02T10:00:00Z");
+    let records_in_flight = 10;
+    let (h, delays) = start_with_records(&clock, records_in_flight).await;
+    h.post("maintenance", json!({"enabled": true})).await;
+    let bodies: Vec<String> = (0..records_in_flight)
+        .map(|i| hours(&format!("j-held-{i}"), &format!("te-held-{i}"), "1.5"))
+        .collect();
+    let records = h.enqueue(&bodies, 30).await;
+    let before = h.requests().await.len();
+    let pending: Vec<_> = records.iter().map(|r| sent_at(r, clock.now())).collect();
+    let pending = handle_once(&h, &pending).await;
+    assert_eq!(pending.len(), records_in_flight, "every job waits");
+    let calls = h.requests().await.len() - before;
+    assert!(
+        calls <= SEVERA_CALLS_IN_FLIGHT,
+        "Severa calls during the batch: {calls} (one per record, {records_in_flight}, without the gate)"
+    );
+    // Each waits for the opening: 10 s plus jitter (at its ceiling here, 10 s).
+    let delays = delays.lock().unwrap().clone();
+    assert_eq!(delays.len(), records_in_flight, "{delays:?}");
+    assert!(delays.iter().all(|&d| d <= 20), "{delays:?}");
     assert!(h.dlq_messages().await.is_empty());
     h.stop().await;
 }

@@ -112,9 +112,11 @@ async fn the_same_job_three_times_applies_once() {
 #[tokio::test]
 async fn mixed_batch_reports_only_the_transient_record() {
     let h = Harness::start().await;
+    // A 429 is transient but no outage: a 503 would open Severa's breaker, and the records whose
+    // calls come after it in the batch would wait for the breaker instead of settling.
     h.post(
         "faults",
-        json!({"operation": "AddNewAccount", "kind": "http503"}),
+        json!({"operation": "AddNewAccount", "kind": "http429"}),
     )
     .await;
     let good = hours("j-good", "te-good", "1");
@@ -157,8 +159,7 @@ async fn mixed_batch_reports_only_the_transient_record() {
     retried.sort();
     assert_eq!(failed_ids(&response), retried);
     // Delivered again after its back-off, the unknown user is looked up afresh and still
-    // missing: now it is permanent. (The 503 opened Severa's breaker; its opening has passed.)
-    h.breaker_opening_passes().await;
+    // missing: now it is permanent.
     let again = h.handle_and_finish(vec![redelivered(&records[2])]).await;
     assert!(again.batch_item_failures.is_empty(), "{again:?}");
 

@@ -29,6 +29,16 @@ pub struct SeveraConfig {
     /// in flight at once; the others wait for a free slot. Bounds the load one process puts on
     /// Severa however many tasks call it. `None`: no bound.
     pub max_calls_in_flight: Option<usize>,
+    /// Asked after a call has its slot and before anything is sent. `None`: every call goes.
+    pub call_gate: Option<Arc<dyn CallGate>>,
+}
+
+/// A caller's last word on a call that may have waited for its slot
+/// ([`SeveraConfig::max_calls_in_flight`]): by then the caller may know Severa is down (a call
+/// beside it just failed), and sending would only add to the outage.
+pub trait CallGate: Send + Sync + std::fmt::Debug {
+    /// `Some(reason)`: do not send; the call fails with [`SeveraError::HeldBack`].
+    fn hold_back(&self) -> Option<String>;
 }
 
 impl Default for SeveraConfig {
@@ -40,6 +50,7 @@ impl Default for SeveraConfig {
             max_response_bytes: 128 * 1024 * 1024,
             user_agent: format!("severa-bridge/{}", env!("CARGO_PKG_VERSION")),
             max_calls_in_flight: None,
+            call_gate: None,
         }
     }
 }
@@ -187,6 +198,12 @@ impl SeveraClient {
             Some(slots) => slots.acquire().await.ok(),
             None => None,
         };
+        if let Some(reason) = self.config.call_gate.as_ref().and_then(|g| g.hold_back()) {
+            return Err(SeveraError::HeldBack {
+                operation: operation.to_string(),
+                reason,
+            });
+        }
         let started = Instant::now();
         let body = request_envelope(operation, &self.key, &params).map_err(|message| {
             SeveraError::Request {

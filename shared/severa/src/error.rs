@@ -193,6 +193,10 @@ pub enum SeveraError {
     /// The request could not be built from the values given (not retryable: the input is wrong).
     #[error("cannot send {operation} to Severa: {message}")]
     Request { operation: String, message: String },
+    /// The client's [`crate::CallGate`] held the call back after it waited for its slot: nothing
+    /// was sent (retryable: try again when the caller's reason has passed).
+    #[error("{operation} was not sent to Severa: {reason}")]
+    HeldBack { operation: String, reason: String },
     #[error("Severa client configuration: {0}")]
     Config(String),
 }
@@ -211,6 +215,7 @@ impl SeveraError {
                 },
                 _ => true,
             },
+            Self::HeldBack { .. } => true,
             Self::Request { .. } | Self::Config(_) => false,
         }
     }
@@ -239,6 +244,7 @@ impl SeveraError {
                 .unwrap_or_else(|| fault.kind.detail_name().to_string()),
             Self::Transport { kind, .. } => format!("Transport.{}", kind.name()),
             Self::Request { .. } => "InvalidRequest".to_string(),
+            Self::HeldBack { .. } => "HeldBack".to_string(),
             Self::Config(_) => "Configuration".to_string(),
         }
     }

@@ -20,7 +20,9 @@ pub mod operations;
 mod secret;
 pub mod wire;
 
-pub use client::{DEFAULT_ENDPOINT, Response, SeveraClient, SeveraConfig, install_crypto_provider};
+pub use client::{
+    CallGate, DEFAULT_ENDPOINT, Response, SeveraClient, SeveraConfig, install_crypto_provider,
+};
 pub use contract::Entity;
 pub use error::{Fault, FaultKind, Quota, SeveraError, TransportKind};
 pub use operations::Operation;

@@ -11,6 +11,7 @@ use severa::{
 };
 use severa_sim::{DEFAULT_API_KEY, RunningSim, SimConfig, fixture};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 struct Harness {
@@ -1513,4 +1514,86 @@ fn a_bound_of_zero_calls_in_flight_is_refused() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("max_calls_in_flight"), "{err}");
+}
+
+/// A gate the test closes while calls wait for their slot.
+#[derive(Debug, Default)]
+struct TestGate(std::sync::atomic::AtomicBool);
+
+impl severa::CallGate for TestGate {
+    fn hold_back(&self) -> Option<String> {
+        self.0
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| "the test closed the gate".to_string())
+    }
+}
+
+/// The client asks its gate after a call has its slot and before it sends anything: with one
+/// slot, the first of three calls is in flight (held 150 ms) when the gate closes, and the two
+/// waiting behind it fail as `HeldBack` without reaching Severa.
+#[tokio::test]
+async fn calls_waiting_for_a_slot_ask_the_gate_before_they_are_sent() {
+    let h = Harness::start().await;
+    let gate = Arc::new(TestGate::default());
+    let client = SeveraClient::new(
+        SeveraConfig {
+            endpoint: h.sim.endpoint(),
+            max_calls_in_flight: Some(1),
+            call_gate: Some(gate.clone()),
+            ..Default::default()
+        },
+        ApiKey::new(DEFAULT_API_KEY),
+    )
+    .unwrap();
+    h.post(
+        "faults",
+        json!({"operation": "GetUserByCode", "kind": "latency", "latency_ms": 150}),
+    )
+    .await;
+    let before = h.requests().await.len();
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_user_by_code("BB").await })
+        })
+        .collect();
+    // The first call is being served; the other two wait for the one slot.
+    for _ in 0..100 {
+        let load = h.admin(reqwest::Method::GET, "load", None).await;
+        if load["in_flight"] == json!(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gate.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut answered = 0;
+    let mut held_back = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(user) => {
+                assert_eq!(
+                    user.value.and_then(|u| u.guid).as_deref(),
+                    Some(fixture::USER_BOB_GUID)
+                );
+                answered += 1;
+            }
+            Err(err @ SeveraError::HeldBack { .. }) => {
+                assert!(err.is_retryable());
+                assert_eq!(err.type_name(), "HeldBack");
+                assert!(
+                    err.to_string().contains("the test closed the gate"),
+                    "{err}"
+                );
+                held_back += 1;
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!((answered, held_back), (1, 2));
+    assert_eq!(
+        h.requests().await.len() - before,
+        1,
+        "Severa saw only the first call"
+    );
+    h.stop().await;
 }

@@ -7,12 +7,17 @@
 //! default: a person has to rotate the new key in).
 //!
 //! Each invocation reads the marker once per batch and keeps what it learns (its own trips and
-//! closes) in memory, so a batch does not read the table per record.
+//! closes) in memory, so a batch does not read the table per record. What it keeps is also the
+//! Severa client's [`CallGate`]: a call that waited for a slot while a call beside it tripped the
+//! breaker is held back instead of sent. Calls that were already on their way when it tripped
+//! fail with the same outage, and that is no new trip: only a failure after an opening ended (a
+//! probe's) doubles the next opening.
 
 use crate::error::JobError;
 use crate::ports::{Breaker, BreakerState};
+use crate::sync::Clock;
 use chrono::{DateTime, TimeDelta, Utc};
-use severa::{SeveraError, TransportKind};
+use severa::{CallGate, SeveraError, TransportKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +29,8 @@ pub const LONGEST_OPENING: Duration = Duration::from_secs(15 * 60);
 const PROBE_HOLD: Duration = Duration::from_secs(60);
 /// A job that finds another probing comes back after this long.
 const PROBE_WAIT: Duration = Duration::from_secs(30);
+/// The reason of an opening for a rejected key.
+const KEY_REJECTED: &str = "KeyRejected";
 
 /// What the breaker says about one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +45,7 @@ pub(super) enum Gate {
 /// breaker's reason, or `None` for failures of one job only.
 pub fn outage(err: &JobError) -> Option<String> {
     match err {
-        JobError::KeyRejected(_) => Some("KeyRejected".into()),
+        JobError::KeyRejected(_) => Some(KEY_REJECTED.into()),
         JobError::Severa(SeveraError::Transport { kind, status, .. }) => match kind {
             TransportKind::Maintenance | TransportKind::Connect | TransportKind::Timeout => {
                 Some(kind.name().to_string())
@@ -54,7 +61,7 @@ pub fn outage(err: &JobError) -> Option<String> {
 
 /// The opening after the `trips`-th trip in a row; a rejected key waits `key_rejected`.
 pub fn opening(trips: u32, reason: &str, key_rejected: Duration) -> Duration {
-    if reason == "KeyRejected" {
+    if reason == KEY_REJECTED {
         return key_rejected;
     }
     let exponent = trips.saturating_sub(1).min(16);
@@ -66,13 +73,38 @@ pub fn opening(trips: u32, reason: &str, key_rejected: Duration) -> Duration {
 pub(super) struct SharedBreaker {
     port: Arc<dyn Breaker>,
     view: Mutex<BreakerState>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for SharedBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBreaker")
+            .field("view", &self.view())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The end of the opening, while it lasts at `now`.
+fn open_at(view: &BreakerState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    view.open_until.filter(|until| *until > now)
+}
+
+/// The Severa client asks this after a call got its slot: while this invocation knows the
+/// breaker is open (a call beside it just tripped it), the call is not sent.
+impl CallGate for SharedBreaker {
+    fn hold_back(&self) -> Option<String> {
+        let view = self.view();
+        open_at(&view, (self.clock)())
+            .map(|_| format!("Severa's circuit breaker opened ({})", view.reason))
+    }
 }
 
 impl SharedBreaker {
-    pub(super) fn new(port: Arc<dyn Breaker>) -> Self {
+    pub(super) fn new(port: Arc<dyn Breaker>, clock: Clock) -> Self {
         Self {
             port,
             view: Mutex::new(BreakerState::default()),
+            clock,
         }
     }
 
@@ -111,18 +143,25 @@ impl SharedBreaker {
         self.set_view(BreakerState::default());
     }
 
+    /// While the breaker is open at `now`: the deferral (until it ends, plus `jitter_s`).
+    pub(super) fn while_open(&self, now: DateTime<Utc>, jitter_s: u64) -> Option<Gate> {
+        let view = self.view();
+        let until = open_at(&view, now)?;
+        let wait = (until - now).num_seconds().max(1) as u64 + jitter_s;
+        Some(Gate::Defer {
+            seconds: i32::try_from(wait).unwrap_or(i32::MAX),
+            reason: view.reason,
+        })
+    }
+
     /// Whether `owner` (a job id) may call Severa now.
     pub(super) async fn gate(&self, owner: &str, now: DateTime<Utc>, jitter_s: u64) -> Gate {
+        if let Some(defer) = self.while_open(now, jitter_s) {
+            return defer;
+        }
         let view = self.view();
-        let Some(until) = view.open_until else {
+        if view.open_until.is_none() {
             return Gate::Go { probe: false };
-        };
-        if until > now {
-            let wait = (until - now).num_seconds().max(1) as u64 + jitter_s;
-            return Gate::Defer {
-                seconds: i32::try_from(wait).unwrap_or(i32::MAX),
-                reason: view.reason,
-            };
         }
         let probe_until = now + TimeDelta::from_std(PROBE_HOLD).unwrap_or_default();
         match self.port.take_probe(owner, now, probe_until).await {
@@ -148,12 +187,27 @@ impl SharedBreaker {
         rejected_key: Option<String>,
     ) -> Duration {
         let view = self.view();
+        // Open already: this call was on its way when a call beside it tripped the breaker —
+        // the same outage, not another trip (a batch would otherwise double the opening once
+        // per record). A rejected key still replaces another reason: it waits for a rotation.
+        let key_news = reason == KEY_REJECTED && view.reason != KEY_REJECTED;
+        if let Some(until) = open_at(&view, now).filter(|_| !key_news) {
+            return (until - now).to_std().unwrap_or_default();
+        }
         let trips = view.trips.saturating_add(1);
         let opening = opening(trips, reason, key_rejected);
         let until = now + TimeDelta::from_std(opening).unwrap_or_default();
         if view.open_until.is_some_and(|open| open >= until) {
             return opening;
         }
+        // Known here first: calls of this invocation waiting for a slot are held back from now
+        // on, not after the table's round trip.
+        self.set_view(BreakerState {
+            open_until: Some(until),
+            reason: reason.to_string(),
+            trips,
+            rejected_key: rejected_key.clone(),
+        });
         if let Err(e) = self
             .port
             .trip(until, reason, trips, rejected_key.as_deref())
@@ -161,12 +215,6 @@ impl SharedBreaker {
         {
             tracing::warn!(error = %e, "could not open Severa's circuit breaker");
         }
-        self.set_view(BreakerState {
-            open_until: Some(until),
-            reason: reason.to_string(),
-            trips,
-            rejected_key,
-        });
         opening
     }
 

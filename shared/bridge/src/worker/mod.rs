@@ -153,7 +153,7 @@ pub(crate) struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     id_map: Arc<dyn IdMap>,
     records: Arc<dyn RecordLocks>,
-    breaker: breaker::SharedBreaker,
+    breaker: Arc<breaker::SharedBreaker>,
     severa: severa_key::SeveraAccess,
     resolver: Resolver,
     settings: WorkerSettings,
@@ -249,7 +249,8 @@ fn failed_operation(err: &JobError) -> Option<String> {
         JobError::Severa(e) | JobError::KeyRejected(e) => match e {
             SeveraError::Fault { operation, .. }
             | SeveraError::Transport { operation, .. }
-            | SeveraError::Request { operation, .. } => Some(operation.clone()),
+            | SeveraError::Request { operation, .. }
+            | SeveraError::HeldBack { operation, .. } => Some(operation.clone()),
             SeveraError::Config(_) => None,
         },
         _ => None,
@@ -311,6 +312,13 @@ impl Worker {
             metrics: settings.metrics.buffered(),
             ..settings
         };
+        // The client asks the breaker once more after a call waited for its slot.
+        let breaker = Arc::new(breaker::SharedBreaker::new(
+            ports.breaker,
+            settings.clock.clone(),
+        ));
+        let mut severa = severa;
+        severa.config.call_gate = Some(breaker.clone());
         Self {
             inner: Arc::new(Inner {
                 queue: ports.queue,
@@ -318,7 +326,7 @@ impl Worker {
                 idempotency: ports.idempotency,
                 id_map: ports.id_map,
                 records: ports.records,
-                breaker: breaker::SharedBreaker::new(ports.breaker),
+                breaker,
                 severa: severa_key::SeveraAccess::new(ports.secrets, severa),
                 resolver: Resolver::new(settings.resolve_ttl),
                 settings,
@@ -424,22 +432,9 @@ impl Inner {
             if let breaker::Gate::Defer { seconds, reason } =
                 self.breaker.gate(&job.job_id, now, jitter).await
             {
-                let blocked = Blocked::SeveraUnavailable {
-                    reason: reason.clone(),
-                };
-                if let Some(outcome) = self
-                    .give_up_if_exhausted(&meta, receipt, body, blocked, started)
-                    .await
-                {
-                    return outcome;
-                }
-                self.delay(&meta, receipt, seconds).await;
-                self.settings.metrics.count("JobsDeferred", 1, &[]);
-                let why = format!(
-                    "Severa's circuit breaker is open ({reason}): deferred without calling Severa"
-                );
-                self.log_wait(&meta, started, "SeveraUnavailable", seconds, &why);
-                return Outcome::Retry;
+                return self
+                    .defer_while_open(&meta, receipt, body, started, seconds, reason)
+                    .await;
             }
         }
 
@@ -532,11 +527,48 @@ impl Inner {
                     self.let_go(record.as_ref(), &job.job_id, None),
                     self.release_claim(&job.job_id),
                 );
+                // Held back after the breaker opened beside it: wait as the breaker says.
+                if matches!(err, JobError::Severa(SeveraError::HeldBack { .. })) {
+                    let jitter = (self.settings.jitter)(10).min(10);
+                    if let Some(breaker::Gate::Defer { seconds, reason }) =
+                        self.breaker.while_open((self.settings.clock)(), jitter)
+                    {
+                        return self
+                            .defer_while_open(&meta, receipt, body, started, seconds, reason)
+                            .await;
+                    }
+                }
                 let outcome = self.settle_failure(&meta, receipt, body, &err).await;
                 self.log(&meta, outcome, None, started, Some(&err));
                 outcome
             }
         }
+    }
+
+    /// Severa's breaker is open: the job comes back in `seconds` without calling Severa (or is
+    /// dead-lettered with the reason when it is exhausted).
+    async fn defer_while_open(
+        &self,
+        meta: &Meta,
+        receipt: Option<&str>,
+        body: &str,
+        started: Instant,
+        seconds: i32,
+        reason: String,
+    ) -> Outcome {
+        let why =
+            format!("Severa's circuit breaker is open ({reason}): deferred without calling Severa");
+        let blocked = Blocked::SeveraUnavailable { reason };
+        if let Some(outcome) = self
+            .give_up_if_exhausted(meta, receipt, body, blocked, started)
+            .await
+        {
+            return outcome;
+        }
+        self.delay(meta, receipt, seconds).await;
+        self.settings.metrics.count("JobsDeferred", 1, &[]);
+        self.log_wait(meta, started, "SeveraUnavailable", seconds, &why);
+        Outcome::Retry
     }
 
     /// Takes the job's record lock. `Ok(intent)`: go on and apply (with the record's open create
@@ -632,6 +664,8 @@ impl Inner {
     async fn observe_severa(&self, result: &Result<Applied, JobError>) {
         match result {
             Ok(_) => self.breaker.answered().await,
+            // Not sent: Severa said nothing.
+            Err(JobError::Severa(SeveraError::HeldBack { .. })) => {}
             Err(err) => match breaker::outage(err) {
                 Some(reason) => {
                     let rejected_key = match err {

@@ -106,6 +106,9 @@ impl TestClock {
     pub fn advance(&self, minutes: i64) {
         *self.0.lock().unwrap() += chrono::Duration::minutes(minutes);
     }
+    pub fn advance_seconds(&self, seconds: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
+    }
     pub fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap()
     }
