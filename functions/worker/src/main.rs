@@ -8,9 +8,9 @@
 //! - `SEVERA_SECRET_ID`: Secrets Manager id of the Severa API key (plain key, or JSON
 //!   `{"api_key": "…", "endpoint": "…"}`);
 //! - `SEVERA_ENDPOINT` (optional): the endpoint when the secret names none (the secret's wins), else production;
-//! - `WORKER_CONCURRENCY` (optional, 1–64, default 8): records of a batch in flight at once
+//! - `WORKER_CONCURRENCY` (optional, 1–64, default 10): records of a batch in flight at once
 //!   (each also waits on DynamoDB, so more records than Severa calls keep Severa busy);
-//! - `SEVERA_CALLS_IN_FLIGHT` (optional, 1–64, default 4): Severa calls of this instance in
+//! - `SEVERA_CALLS_IN_FLIGHT` (optional, 1–64, default 1): Severa calls of this instance in
 //!   flight at once, whatever the records do: Severa's load is this × the instances;
 //! - `SEVERA_TIMEOUT_SECS` (optional, 1–900, default 30): one Severa call, whole;
 //! - `KEY_REJECTED_RETRY_SECS` (optional, 1–3600, default 300): while Severa rejects the key,
@@ -59,8 +59,8 @@ impl Config {
             table_name: env.required("TABLE_NAME")?,
             severa_secret_id: env.required("SEVERA_SECRET_ID")?,
             severa_endpoint: env.optional_url("SEVERA_ENDPOINT")?,
-            concurrency: env.number("WORKER_CONCURRENCY", 8, 1..=64)? as usize,
-            severa_calls_in_flight: env.number("SEVERA_CALLS_IN_FLIGHT", 4, 1..=64)? as usize,
+            concurrency: env.number("WORKER_CONCURRENCY", 10, 1..=64)? as usize,
+            severa_calls_in_flight: env.number("SEVERA_CALLS_IN_FLIGHT", 1, 1..=64)? as usize,
             severa_timeout: env.seconds("SEVERA_TIMEOUT_SECS", 30, 1..=900)?,
             max_age: Duration::from_secs(3600 * env.number("JOB_MAX_AGE_HOURS", 24, 1..=72)?),
             key_rejected_retry: env.seconds("KEY_REJECTED_RETRY_SECS", 300, 1..=3600)?,
@@ -183,8 +183,8 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let config = Config::from_vars(vars(BASE)).unwrap();
-        assert_eq!(config.concurrency, 8);
-        assert_eq!(config.severa_calls_in_flight, 4);
+        assert_eq!(config.concurrency, 10);
+        assert_eq!(config.severa_calls_in_flight, 1);
         assert_eq!(config.severa_timeout, Duration::from_secs(30));
         assert_eq!(config.severa_endpoint, None);
         assert_eq!(config.max_age, Duration::from_secs(24 * 3600));

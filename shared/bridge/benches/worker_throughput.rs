@@ -42,14 +42,17 @@
 //! Severa call waits this long in the simulator first, as a real Severa call takes tens to
 //! hundreds of milliseconds: the ratio then measures how well the worker keeps its calls in
 //! flight across Lambda's batches instead of CPU shared with the simulator),
-//! `SEVERA_LATENCY_JITTER_MS` (plus a uniform draw below this, per call).
+//! `SEVERA_LATENCY_JITTER_MS` (plus a uniform draw below this, per call), `RATIO_TARGET` (the
+//! target to print beside the median ratio, in percent; none by default).
 //!
-//! `make bench-worker` runs three sittings: the CPU-bound one above (16 in flight, where the
-//! worker's CPU per job competes with the simulator's), and two latency-bound ones in the
-//! template's layout (2 instances × 4 Severa calls and 8 records in flight, batches of 8, 20–40 ms
-//! per call), where the ratio shows what Lambda's batch barrier costs (an invocation ends with
-//! its slowest record) — first with the table in memory, then with 5 ms per table request, as a
-//! record also waits for DynamoDB seven times around its Severa call.
+//! `make bench-worker` runs three sittings. The first judges the throughput target (≥ 80 % of
+//! what the simulator serves, `RATIO_TARGET=80`): Severa 20–40 ms per call, 5 ms per table
+//! request (a record waits for DynamoDB seven times around its Severa call), the template's
+//! layout (8 instances × 1 Severa call and 10 records in flight, batches of 10). The ratio then
+//! shows what Lambda's batch barrier and the table's round trips cost (an invocation ends with
+//! its slowest record). The second is the same with the table in memory, the third the CPU-bound
+//! one above (16 in flight, where the worker's CPU per job competes with the simulator's on the
+//! same cores, as it never does in AWS).
 //! It reports, it never fails on timing; it does fail if a job is lost or applied twice.
 
 use async_trait::async_trait;
@@ -1046,8 +1049,13 @@ async fn bench() {
         );
     }
     let (low, ratio, high) = quartiles(&mut ratios);
+    // Only the sitting that judges the throughput target names it (`make bench-worker`).
+    let target = match env_usize("RATIO_TARGET", 0) {
+        0 => String::new(),
+        percent => format!("target ≥ {percent}%; "),
+    };
     println!(
-        "median: worker at {:.1}% of the simulator's raw capacity (target ≥ 80%; middle half of the rounds {:.1}–{:.1}%, all rounds pooled {:.1}%)",
+        "median: worker at {:.1}% of the simulator's raw capacity ({target}middle half of the rounds {:.1}–{:.1}%, all rounds pooled {:.1}%)",
         ratio * 100.0,
         low * 100.0,
         high * 100.0,

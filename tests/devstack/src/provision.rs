@@ -128,8 +128,8 @@ pub fn function_env(
         ("SEVERA_SECRET_ID", settings.names.severa_key_secret()),
         ("SEVERA_ENDPOINT", settings.severa_endpoint.clone()),
         ("SEVERA_TIMEOUT_SECS", "10".to_string()),
-        ("WORKER_CONCURRENCY", "8".to_string()),
-        ("SEVERA_CALLS_IN_FLIGHT", "4".to_string()),
+        ("WORKER_CONCURRENCY", "10".to_string()),
+        ("SEVERA_CALLS_IN_FLIGHT", "1".to_string()),
         // A demo cannot wait 5 minutes for a rotated key to be tried.
         ("KEY_REJECTED_RETRY_SECS", "5".to_string()),
     ]

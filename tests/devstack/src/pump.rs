@@ -1,4 +1,4 @@
-//! The SQS event source mapping, emulated: long-poll the job queue, hand batches of up to 8
+//! The SQS event source mapping, emulated: long-poll the job queue, hand batches of up to 10
 //! records to the worker through the emulator's invoke API in Lambda's event shape, then do
 //! what Lambda does with `ReportBatchItemFailures`: delete the records not reported failed and
 //! leave the failed ones in the queue (the worker has set their visibility for the retry; without
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Records per invocation (the template's WorkerBatchSize default).
-pub const BATCH_SIZE: i32 = 8;
+pub const BATCH_SIZE: i32 = 10;
 
 /// Counters for the report.
 #[derive(Debug, Default)]

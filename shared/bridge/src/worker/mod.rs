@@ -63,7 +63,7 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 /// Tunables, with defaults for a Lambda worker.
 #[derive(Clone)]
 pub struct WorkerSettings {
-    /// Records of one batch in flight at once. Default 8. Severa's load is bounded apart from
+    /// Records of one batch in flight at once. Default 10. Severa's load is bounded apart from
     /// this, by the client's [`severa::SeveraConfig::max_calls_in_flight`] (the function's
     /// `SEVERA_CALLS_IN_FLIGHT`): a record spends most of its time on DynamoDB round trips, so
     /// more records than Severa calls in flight keep Severa busy.
@@ -98,7 +98,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: 10,
             max_attempts: MAX_RECEIVES,
             max_age: Duration::from_secs(24 * 3600),
             key_rejected_retry: Duration::from_secs(5 * 60),

@@ -124,7 +124,8 @@ pub fn max_jitter() -> Jitter {
     Arc::new(|upper| upper)
 }
 
-/// The worker's Severa calls in flight at once (the client's bound), as in the function.
+/// The worker's Severa calls in flight at once (the client's bound, the function's
+/// `SEVERA_CALLS_IN_FLIGHT`): 4 here, so tests can have calls in flight together.
 pub const SEVERA_CALLS_IN_FLIGHT: usize = 4;
 
 pub fn test_settings() -> WorkerSettings {
@@ -200,7 +201,7 @@ impl Harness {
             config: severa::SeveraConfig {
                 connect_timeout: Duration::from_secs(1),
                 timeout: Duration::from_secs(3),
-                // As the function sets it (`SEVERA_CALLS_IN_FLIGHT`'s default).
+                // As the function sets it from `SEVERA_CALLS_IN_FLIGHT`.
                 max_calls_in_flight: Some(SEVERA_CALLS_IN_FLIGHT),
                 ..Default::default()
             },
