@@ -219,13 +219,7 @@ async fn a_20_minute_outage_costs_a_few_probes_and_loses_nothing() {
 
     let mut minute = 0;
     while minute < 20 {
-        let response = h.handle(pending.clone()).await;
-        let failed = failed_ids(&response);
-        pending = pending
-            .iter()
-            .filter(|r| failed.contains(&id_of(r)))
-            .map(redelivered)
-            .collect();
+        pending = h.handle_redelivering_failed(&pending).await;
         assert_eq!(
             pending.len(),
             10,
@@ -249,13 +243,7 @@ async fn a_20_minute_outage_costs_a_few_probes_and_loses_nothing() {
         if pending.is_empty() {
             break;
         }
-        let response = h.handle(pending.clone()).await;
-        let failed = failed_ids(&response);
-        pending = pending
-            .iter()
-            .filter(|r| failed.contains(&id_of(r)))
-            .map(redelivered)
-            .collect();
+        pending = h.handle_redelivering_failed(&pending).await;
         clock.advance(1);
     }
     assert!(pending.is_empty(), "{} jobs still pending", pending.len());
@@ -267,20 +255,6 @@ async fn a_20_minute_outage_costs_a_few_probes_and_loses_nothing() {
     assert_eq!(entries_of(&h, "worker test").await, 10);
     assert!(h.dlq_messages().await.is_empty());
     h.stop().await;
-}
-
-/// Hands `pending` to the worker once; returns the records it sent back, as redelivered.
-async fn handle_once(
-    h: &Harness,
-    pending: &[aws_lambda_events::event::sqs::SqsMessage],
-) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
-    let response = h.handle(pending.to_vec()).await;
-    let failed = failed_ids(&response);
-    pending
-        .iter()
-        .filter(|r| failed.contains(&id_of(r)))
-        .map(redelivered)
-        .collect()
 }
 
 /// Four calls in flight together time out (Severa hangs): that is one outage, so the breaker
@@ -305,20 +279,20 @@ async fn calls_failing_together_open_the_breaker_once() {
         .collect();
     let records = h.enqueue(&bodies, 30).await;
     let pending: Vec<_> = records.iter().map(|r| sent_at(r, clock.now())).collect();
-    let pending = handle_once(&h, &pending).await;
+    let pending = h.handle_redelivering_failed(&pending).await;
     assert_eq!(pending.len(), jobs, "nothing applied while Severa hung");
     let hung = h.requests().await.len();
     assert_eq!(hung, jobs, "each job's call was in flight");
 
     clock.advance_seconds(15);
-    let pending = handle_once(&h, &pending).await;
+    let pending = h.handle_redelivering_failed(&pending).await;
     assert_eq!(
         entries_of(&h, "worker test").await,
         1,
         "15 s after an outage of seconds, the probe applies its job"
     );
     clock.advance(1);
-    let pending = handle_once(&h, &pending).await;
+    let pending = h.handle_redelivering_failed(&pending).await;
     assert!(pending.is_empty(), "{} jobs still pending", pending.len());
     assert_eq!(entries_of(&h, "worker test").await, jobs);
     assert_eq!(h.calls("AddNewHourEntry").await.len(), jobs);
@@ -342,7 +316,7 @@ async fn records_waiting_for_a_severa_slot_are_held_back_once_the_breaker_opens(
     let records = h.enqueue(&bodies, 30).await;
     let before = h.requests().await.len();
     let pending: Vec<_> = records.iter().map(|r| sent_at(r, clock.now())).collect();
-    let pending = handle_once(&h, &pending).await;
+    let pending = h.handle_redelivering_failed(&pending).await;
     assert_eq!(pending.len(), records_in_flight, "every job waits");
     let calls = h.requests().await.len() - before;
     assert!(

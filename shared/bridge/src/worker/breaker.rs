@@ -93,9 +93,13 @@ fn open_at(view: &BreakerState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// breaker is open (a call beside it just tripped it), the call is not sent.
 impl CallGate for SharedBreaker {
     fn hold_back(&self) -> Option<String> {
-        let view = self.view();
-        open_at(&view, (self.clock)())
-            .map(|_| format!("Severa's circuit breaker opened ({})", view.reason))
+        // Asked before every Severa call: read the view in place rather than copy it.
+        let now = (self.clock)();
+        let view = self
+            .view
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        open_at(&view, now).map(|_| format!("Severa's circuit breaker opened ({})", view.reason))
     }
 }
 

@@ -303,7 +303,7 @@ impl Worker {
 
     fn build(
         ports: WorkerPorts,
-        severa: SeveraSettings,
+        mut severa: SeveraSettings,
         settings: WorkerSettings,
         outbound: Option<deliver::OutboundAccess>,
     ) -> Self {
@@ -317,7 +317,6 @@ impl Worker {
             ports.breaker,
             settings.clock.clone(),
         ));
-        let mut severa = severa;
         severa.config.call_gate = Some(breaker.clone());
         Self {
             inner: Arc::new(Inner {
@@ -427,10 +426,11 @@ impl Inner {
         let record = record_key(&job);
         let touches_severa = record.is_some();
         if touches_severa {
-            let jitter = (self.settings.jitter)(10).min(10);
             let now = (self.settings.clock)();
-            if let breaker::Gate::Defer { seconds, reason } =
-                self.breaker.gate(&job.job_id, now, jitter).await
+            if let breaker::Gate::Defer { seconds, reason } = self
+                .breaker
+                .gate(&job.job_id, now, self.breaker_jitter())
+                .await
             {
                 return self
                     .defer_while_open(&meta, receipt, body, started, seconds, reason)
@@ -529,9 +529,9 @@ impl Inner {
                 );
                 // Held back after the breaker opened beside it: wait as the breaker says.
                 if matches!(err, JobError::Severa(SeveraError::HeldBack { .. })) {
-                    let jitter = (self.settings.jitter)(10).min(10);
-                    if let Some(breaker::Gate::Defer { seconds, reason }) =
-                        self.breaker.while_open((self.settings.clock)(), jitter)
+                    if let Some(breaker::Gate::Defer { seconds, reason }) = self
+                        .breaker
+                        .while_open((self.settings.clock)(), self.breaker_jitter())
                     {
                         return self
                             .defer_while_open(&meta, receipt, body, started, seconds, reason)
@@ -543,6 +543,11 @@ impl Inner {
                 outcome
             }
         }
+    }
+
+    /// Up to 10 s added to a breaker deferral, so deferred jobs do not all return together.
+    fn breaker_jitter(&self) -> u64 {
+        (self.settings.jitter)(10).min(10)
     }
 
     /// Severa's breaker is open: the job comes back in `seconds` without calling Severa (or is

@@ -272,6 +272,17 @@ impl Harness {
         self.worker.handle(event, deadline()).await
     }
 
+    /// Handles the batch and returns the records it reported failed, as SQS hands them back.
+    pub async fn handle_redelivering_failed(&self, pending: &[SqsMessage]) -> Vec<SqsMessage> {
+        let response = self.handle(pending.to_vec()).await;
+        let failed = failed_ids(&response);
+        pending
+            .iter()
+            .filter(|r| failed.contains(&id_of(r)))
+            .map(redelivered)
+            .collect()
+    }
+
     /// Handles the batch, then deletes what Lambda would delete (records not reported failed).
     pub async fn handle_and_finish(&self, records: Vec<SqsMessage>) -> SqsBatchResponse {
         let response = self.handle(records.clone()).await;
